@@ -1,0 +1,119 @@
+"""The ``spatialsvc`` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from spatialsvc.errors import SpatialsvcError
+from spatialsvc.settings import Settings, get_settings
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=False)
+
+
+class _Group(click.Group):
+    """A group that turns our errors into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SpatialsvcError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = get_settings()
+    settings: Settings = obj["settings"]
+    return settings
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="spatialsvc")
+def main() -> None:
+    """Spatial base library in PostGIS, published as map services.
+
+    Settings come from the environment (SPATIALSVC_*, DATABASE_URL) or a .env file.
+    """
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """The database: local cluster, migrations, connection URL."""
+
+
+@db.command("up")
+@click.pass_context
+def db_up(ctx: click.Context) -> None:
+    """Install (if missing), start and prepare the project-local PostgreSQL + PostGIS.
+
+    With DATABASE_URL set this only checks that the database answers.
+    """
+    from spatialsvc.db import cluster
+    from spatialsvc.db.connect import connect
+
+    settings = _settings(ctx)
+    if settings.database_url:
+        connect(settings).close()
+        _echo("DATABASE_URL is set: using it, no local cluster needed")
+        return
+    c = cluster.up(settings, echo=_echo)
+    _echo(f"ready: {c.url()}")
+
+
+@db.command("down")
+@click.pass_context
+def db_down(ctx: click.Context) -> None:
+    """Stop the project-local cluster."""
+    from spatialsvc.db import cluster
+
+    cluster.down(_settings(ctx), echo=_echo)
+
+
+@db.command("url")
+@click.pass_context
+def db_url(ctx: click.Context) -> None:
+    """Print the connection URL in use."""
+    from spatialsvc.db.cluster import database_url
+
+    click.echo(database_url(_settings(ctx)))
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Apply pending migrations from sql/postgis/, in order."""
+    from spatialsvc.db.connect import connect
+    from spatialsvc.db.migrate import migrate
+
+    conn = connect(_settings(ctx), "spatialsvc-migrate")
+    try:
+        ran = migrate(conn, echo=_echo)
+    finally:
+        conn.close()
+    _echo(f"{len(ran)} migration(s) applied" if ran else "schema is up to date")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """List applied and pending migrations."""
+    from spatialsvc.db.connect import connect
+    from spatialsvc.db.migrate import status
+
+    conn = connect(_settings(ctx), "spatialsvc-migrate")
+    try:
+        rows = status(conn)
+    finally:
+        conn.close()
+    for mig, done in rows:
+        click.echo(f"{'applied' if done else 'pending'}  {mig.path.name}")
+
+
+# Subcommands that live beside the code they drive are registered here.

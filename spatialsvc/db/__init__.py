@@ -1,0 +1,1 @@
+"""PostgreSQL access: the project-local cluster, connections and migrations."""

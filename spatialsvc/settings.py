@@ -1,0 +1,66 @@
+"""All settings in one place.
+
+Every value comes from the environment (prefix ``SPATIALSVC_``), from a ``.env`` file, or from
+its default.  ``DATABASE_URL`` is honoured as is.  Nothing is read at import time: call
+:func:`get_settings` (or build :class:`Settings` yourself in tests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _project_root() -> Path:
+    """Return the checkout the package runs from, or the working directory if installed."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists():
+        return here
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Settings of the service and its tools."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPATIALSVC_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SPATIALSVC_DATABASE_URL"),
+        description="PostgreSQL URL; when unset, the project-local cluster is used.",
+    )
+    home: Path = Field(
+        default_factory=lambda: _project_root() / ".spatialsvc",
+        description="Folder for the project-local cluster, rasters and caches.",
+    )
+    pg_port: int = Field(default=55432, description="Port of the project-local cluster.")
+    pg_database: str = Field(default="spatialsvc", description="Database of the local cluster.")
+    pg_bin: Path | None = Field(default=None, description="Folder of initdb/pg_ctl (found if unset).")
+    install_packages: bool = Field(
+        default=True, description="Install PostGIS from the system's packages when missing."
+    )
+    reference_dir: Path = Field(
+        default_factory=lambda: _project_root() / "data" / "reference",
+        description="Reference data shipped with the project (divisions, boundaries, POIs).",
+    )
+    demo_seed: int = 20261122
+    demo_scale: float = 1.0
+
+    @property
+    def cluster_dir(self) -> Path:
+        """Folder of the project-local PostgreSQL cluster."""
+        return self.home / "pg"
+
+    @property
+    def raster_dir(self) -> Path:
+        """Folder where ingested rasters are stored as Cloud-Optimised GeoTIFFs."""
+        return self.home / "rasters"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with optional overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]
