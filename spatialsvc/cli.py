@@ -117,3 +117,6 @@ def db_status(ctx: click.Context) -> None:
 
 
 # Subcommands that live beside the code they drive are registered here.
+from spatialsvc.demo.command import demo  # noqa: E402
+
+main.add_command(demo)

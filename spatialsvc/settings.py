@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     )
     pg_port: int = Field(default=55432, description="Port of the project-local cluster.")
     pg_database: str = Field(default="spatialsvc", description="Database of the local cluster.")
-    pg_bin: Path | None = Field(default=None, description="Folder of initdb/pg_ctl (found if unset).")
+    pg_bin: Path | None = Field(
+        default=None, description="Folder of initdb/pg_ctl (found if unset)."
+    )
     install_packages: bool = Field(
         default=True, description="Install PostGIS from the system's packages when missing."
     )

@@ -136,7 +136,7 @@ def _state_file(root: Path) -> Path:
 
 def local_cluster(settings: Settings) -> Cluster:
     """The local cluster as recorded by ``db up`` (or as it would be created)."""
-    root = settings.cluster_dir
+    root = settings.cluster_dir.resolve()  # through the link, which postgres may not reach
     state = _state_file(root)
     port = settings.pg_port
     if state.exists():
@@ -168,7 +168,7 @@ def up(settings: Settings, echo: Echo = print) -> Cluster:
         bindir = find_pg_bin(settings)
         if bindir is None:
             raise DatabaseUnavailable("PostGIS was installed but no PostgreSQL 15+ was found")
-    root = _cluster_root(settings)
+    root = _cluster_root(settings).resolve()
     cluster = local_cluster(settings)
     cluster = Cluster(root=root, port=cluster.port, database=cluster.database)
     for d in (root, cluster.socket_dir):
@@ -194,8 +194,9 @@ def up(settings: Settings, echo: Echo = print) -> Cluster:
         opts = f"-p {port} -k {cluster.socket_dir} -c listen_addresses=127.0.0.1"
         opts += " -c max_wal_size=4GB"
         opts += " -c shared_buffers=512MB -c maintenance_work_mem=512MB -c work_mem=32MB"
-        done = _pg_ctl(bindir, cluster, "-l", str(cluster.log_file), "-w", "-t", "60",
-                       "-o", opts, "start")
+        done = _pg_ctl(
+            bindir, cluster, "-l", str(cluster.log_file), "-w", "-t", "60", "-o", opts, "start"
+        )
         if done.returncode != 0:
             log_tail = cluster.log_file.read_text(errors="replace").strip().splitlines()[-3:]
             raise DatabaseUnavailable("PostgreSQL did not start: " + " | ".join(log_tail))
