@@ -1,0 +1,1 @@
+"""Coordinate reference systems and the Chinese GCJ-02 / BD-09 offsets."""

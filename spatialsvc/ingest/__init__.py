@@ -1,0 +1,1 @@
+"""Loading departments' files (vector and raster) into the spatial base library."""
