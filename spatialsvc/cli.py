@@ -120,3 +120,6 @@ def db_status(ctx: click.Context) -> None:
 from spatialsvc.demo.command import demo  # noqa: E402
 
 main.add_command(demo)
+from spatialsvc.ingest.command import ingest  # noqa: E402
+
+main.add_command(ingest)

@@ -10,7 +10,7 @@ import psycopg2
 import psycopg2.extensions
 
 from spatialsvc.db.cluster import database_url
-from spatialsvc.errors import DatabaseUnavailable
+from spatialsvc.errors import DatabaseUnavailable, SpatialsvcError
 from spatialsvc.settings import Settings
 
 
@@ -35,3 +35,9 @@ def transaction(settings: Settings, application_name: str = "spatialsvc") -> Ite
             yield conn
     finally:
         conn.close()
+
+
+def database_failure(exc: Exception, doing: str) -> SpatialsvcError:
+    """A user-safe error for a failed database step: the SQLSTATE, never the server's text."""
+    code = getattr(exc, "pgcode", None) or type(exc).__name__
+    return SpatialsvcError(f"{doing} failed in the database ({code}); nothing changed")

@@ -1,0 +1,1 @@
+"""Generated demo geography of Haishu District, Ningbo (330203)."""
