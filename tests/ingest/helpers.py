@@ -9,6 +9,7 @@ import numpy as np
 import psycopg2
 import shapely
 from click.testing import CliRunner, Result
+from psycopg2 import sql
 
 from spatialsvc.cli import main
 from spatialsvc.settings import Settings
@@ -33,7 +34,7 @@ def snapshot(db_url: str) -> dict[str, Any]:
             tables = [r[0] for r in cur.fetchall()]
             counts = {}
             for t in tables:
-                cur.execute(f'SELECT count(*) FROM data."{t}"')  # noqa: S608 - test names
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("data", t)))
                 counts[t] = cur.fetchone()[0]
             cur.execute(
                 "SELECT layer, version, features, kind, source_crs FROM meta.dataset ORDER BY 1"
