@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from spatialsvc.errors import SpatialsvcError
+from spatialsvc.errors import ConfigError, SpatialsvcError
 from spatialsvc.settings import Settings, get_settings
 
 
@@ -114,6 +115,70 @@ def db_status(ctx: click.Context) -> None:
         conn.close()
     for mig, done in rows:
         click.echo(f"{'applied' if done else 'pending'}  {mig.path.name}")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Address to bind (default SPATIALSVC_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default SPATIALSVC_PORT, 5000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the published layers: OGC API (pygeoapi + our routes) with uvicorn."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(ctx)
+    if host:
+        os.environ["SPATIALSVC_HOST"] = host
+    if port:
+        os.environ["SPATIALSVC_PORT"] = str(port)
+    host = host or settings.host
+    port = port or settings.port
+    _echo(f"serving {len(list(settings.layers_dir.glob('*.yml')))} layers on http://{host}:{port}/")
+    uvicorn.run(
+        "spatialsvc.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@main.group(cls=_Group)
+def config() -> None:
+    """pygeoapi's configuration, rendered from layers/*.yml and the settings."""
+
+
+@config.command("render")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("pygeoapi-config.yml"),
+    show_default=True,
+    help="File to write.",
+)
+@click.option(
+    "--check", is_flag=True, help="Only check that the file is up to date (exit 1 if not)."
+)
+@click.pass_context
+def config_render(ctx: click.Context, output: Path, check: bool) -> None:
+    """Write pygeoapi-config.yml from layers/*.yml and the settings."""
+    from spatialsvc import pygeoapi_config
+    from spatialsvc.layers import load_layers
+
+    settings = _settings(ctx)
+    layers = load_layers(settings.layers_dir)
+    text = pygeoapi_config.to_yaml(pygeoapi_config.render(settings, layers, portable=True))
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            raise ConfigError(f"{output} is not up to date: run `spatialsvc config render`")
+        _echo(f"{output} is up to date ({len(layers)} layers)")
+        return
+    output.write_text(text, encoding="utf-8")
+    _echo(f"wrote {output} ({len(layers)} layers)")
 
 
 # Subcommands that live beside the code they drive are registered here.

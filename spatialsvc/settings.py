@@ -52,6 +52,28 @@ class Settings(BaseSettings):
     demo_seed: int = 20261122
     demo_scale: float = 1.0
 
+    host: str = Field(default="127.0.0.1", description="Address `spatialsvc serve` binds to.")
+    port: int = Field(default=5000, ge=1, le=65535, description="Port `spatialsvc serve` uses.")
+    public_url: str | None = Field(
+        default=None, description="URL clients reach the service at (default http://HOST:PORT)."
+    )
+    layers_dir: Path = Field(
+        default_factory=lambda: _project_root() / "layers",
+        description="Folder of the published layers' files (layers/*.yml).",
+    )
+    extent: tuple[float, float, float, float] = Field(
+        default=(121.13, 29.70, 121.60, 29.97),
+        description="Default spatial extent of published layers (CRS84 minx, miny, maxx, maxy).",
+    )
+    title: str = Field(default="海曙区空间地理信息服务", description="Title of the service.")
+    default_limit: int = Field(default=100, ge=1)
+    max_limit: int = Field(default=10_000, ge=1)
+
+    @property
+    def url(self) -> str:
+        """The service's public base URL, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @property
     def cluster_dir(self) -> Path:
         """Folder of the project-local PostgreSQL cluster."""

@@ -90,3 +90,75 @@ def conn(db_url: str) -> Iterator[psycopg2.extensions.connection]:
     c = psycopg2.connect(db_url)
     yield c
     c.close()
+
+
+DEMO_SEED = 5
+DEMO_SCALE = 0.01
+
+
+@pytest.fixture(scope="session")
+def demo(settings: Settings) -> dict[str, int]:
+    """The demo district loaded once into the session database (registers at 1% scale)."""
+    from spatialsvc.demo.build import generate_and_load
+
+    return generate_and_load(settings, DEMO_SEED, DEMO_SCALE, echo=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, demo: dict[str, int]):  # type: ignore[no-untyped-def]
+    """The ASGI application over the demo data."""
+    from spatialsvc.web.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app):  # type: ignore[no-untyped-def]
+    """An in-process HTTP client (Starlette's TestClient; server errors are not re-raised)."""
+    from starlette.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, demo: dict[str, int]) -> Iterator[str]:
+    """The real service on a free loopback port, for real clients (GDAL, OWSLib); yields its URL.
+
+    Runs uvicorn in a thread of the test process with the session's settings.
+    """
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from spatialsvc.web.app import create_app
+
+    port = _free_port()
+    live = settings.model_copy(update={"port": port, "public_url": f"http://127.0.0.1:{port}"})
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(live), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/?f=json", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the service did not start")
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)

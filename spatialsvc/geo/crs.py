@@ -100,3 +100,17 @@ def to_target(gdf: gpd.GeoDataFrame, source: ParsedCRS | None = None) -> gpd.Geo
     if pyproj.CRS.from_user_input(crs).to_epsg() == TARGET_EPSG:
         return gdf.set_crs(TARGET, allow_override=True)
     return gdf.to_crs(TARGET)
+
+
+# CRSs the service publishes, by URI, with the integer SRID PostGIS uses and whether the CRS
+# puts latitude / northing first (its EPSG axis order), which GeoJSON output with crs= follows.
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+PUBLISHED_CRS: dict[str, tuple[int, bool]] = {
+    CRS84_URI: (4326, False),
+    "http://www.opengis.net/def/crs/EPSG/0/4490": (4490, True),
+    "http://www.opengis.net/def/crs/EPSG/0/4326": (4326, True),
+    "http://www.opengis.net/def/crs/EPSG/0/3857": (3857, False),
+    "http://www.opengis.net/def/crs/EPSG/0/4549": (4549, True),
+    "http://www.opengis.net/def/crs/EPSG/0/4550": (4550, True),
+}
+STORAGE_CRS_URI = "http://www.opengis.net/def/crs/EPSG/0/4490"
