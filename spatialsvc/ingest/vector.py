@@ -258,3 +258,6 @@ def _swap(cur: Any, layer: str, load_name: str) -> None:
         )
     )
     cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("data", layer)))
+    # Edits made to the new table later invalidate cached tiles (sql/postgis/0005).
+    qualified = sql.Identifier("data", layer).as_string(cur)
+    cur.execute("SELECT meta.track_layer_version(%s::regclass)", (qualified,))

@@ -1,0 +1,93 @@
+"""The tile cache: one file per tile under ``HOME/tiles``, keyed by layer, data version,
+matrix set and z/row/col.
+
+A new data version is a new folder, so a change to the layer's data is never served from
+the cache; when a version's folder is first made, the folders of the versions it supersedes
+are removed (:meth:`TileCache.prune`). A request still rendering with an older version can
+only remove versions older than its own, never a newer one. Files are written to a temporary
+name in the same folder and renamed, so a reader never sees half a tile. An empty tile is
+stored as an empty file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from spatialsvc.tiles.matrixsets import TileAddress
+from spatialsvc.tiles.versions import is_superseded
+
+
+def etag(data: bytes) -> str:
+    """A strong ETag: a hash of the tile's bytes, quoted."""
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+@dataclass
+class TileCache:
+    """Tiles on disk under ``root``."""
+
+    root: Path
+
+    def path(self, layer_id: str, version: str, address: TileAddress) -> Path:
+        """Where one tile of one data version lives."""
+        return (
+            self.root
+            / layer_id
+            / version
+            / address.matrix_set.id
+            / str(address.z)
+            / str(address.row)
+            / f"{address.col}.mvt"
+        )
+
+    def get(self, layer_id: str, version: str, address: TileAddress) -> bytes | None:
+        """The cached bytes, or None when the tile is not cached."""
+        try:
+            return self.path(layer_id, version, address).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, layer_id: str, version: str, address: TileAddress, data: bytes) -> bool:
+        """Store a tile atomically (write a temporary file, then rename it).
+
+        Returns False when the tile could not be stored because its version folder was
+        pruned meanwhile (the tile is still good to serve, just not kept).
+        """
+        target = self.path(layer_id, version, address)
+        version_dir = self.root / layer_id / version
+        if not version_dir.is_dir():
+            version_dir.mkdir(parents=True, exist_ok=True)
+            self.prune(layer_id, version)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".mvt")
+        except FileNotFoundError:
+            return False
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            Path(tmp).unlink(missing_ok=True)
+            return False
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True
+
+    def prune(self, layer_id: str, current: str) -> int:
+        """Delete a layer's cached versions that ``current`` supersedes; return how many."""
+        folder = self.root / layer_id
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for child in folder.iterdir():
+            if child.is_dir() and is_superseded(child.name, current):
+                shutil.rmtree(child, ignore_errors=True)
+                removed += 1
+        return removed
