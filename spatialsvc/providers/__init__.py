@@ -1,0 +1,1 @@
+"""Our pygeoapi plugins (loaded by dotted path from pygeoapi's configuration)."""
