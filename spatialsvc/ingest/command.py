@@ -137,6 +137,26 @@ def _ingest_raster(
             conn.close()
 
 
+def _sync_catalogue(settings: Settings, echo: Echo) -> None:
+    """After a committed ingest: bring the catalogue in step; a failure only warns."""
+    from spatialsvc.catalogue import sync_catalogue
+    from spatialsvc.db.connect import connect
+    from spatialsvc.layers import load_layers
+
+    try:
+        layers = load_layers(settings.layers_dir)
+        conn = connect(settings, APPLICATION_NAME)
+        try:
+            sync_catalogue(conn, layers, settings)
+        finally:
+            conn.close()
+    except SpatialsvcError as exc:
+        echo(
+            f"warning: the data is loaded, but the catalogue was not updated ({exc.message}); "
+            "run `spatialsvc catalogue sync`"
+        )
+
+
 def run_ingest(
     settings: Settings,
     path: Path,
@@ -169,6 +189,7 @@ def run_ingest(
     else:
         gdf = _vector_frame(source, parsed, encoding, invalid, x_column, y_column, report)
         _ingest_vector(settings, source, gdf, report, echo, chunk or CHUNK)
+    _sync_catalogue(settings, echo)
     return report
 
 
