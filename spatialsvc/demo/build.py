@@ -77,6 +77,7 @@ def generate_and_load(
     timings: DemoTimings | None = None,
 ) -> dict[str, int]:
     """Generate the demo district and replace the demo tables with it, in one transaction."""
+    from spatialsvc.basemaps.terrain import build_terrain
     from spatialsvc.demo.load import load_frames
 
     timings = timings if timings is not None else DemoTimings()
@@ -95,4 +96,7 @@ def generate_and_load(
     finally:
         conn.close()
     timings.seconds["load"] = time.perf_counter() - started
+    started = time.perf_counter()
+    build_terrain(settings.home / "basemaps", seed, echo=echo)
+    timings.seconds["terrain"] = time.perf_counter() - started
     return counts

@@ -1,0 +1,1 @@
+"""Basemaps: the raster terrain basemap (a generated DEM and its hillshade, as COGs)."""
