@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SEED   ?= 20261122
 SCALE  ?= 1
 
-.PHONY: setup db demo test check lint typecheck bench clean
+.PHONY: system vendor setup db demo test check lint typecheck bench clean
 
 $(BIN)/spatialsvc: pyproject.toml
 	@echo "==> creating $(VENV) and installing spatialsvc with pinned dependencies"
@@ -16,7 +16,32 @@ $(BIN)/spatialsvc: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/spatialsvc
+system:
+	@echo "==> checking system packages (scripts/install_system_packages.sh)"
+	@bash scripts/install_system_packages.sh
+
+setup: system $(BIN)/spatialsvc vendor
+
+# Scripts and styles for the HTML pages, from the npm registry at build time (never a CDN at run
+# time): `npm ci` installs the versions locked in package-lock.json, then only the files the
+# pages load are copied into spatialsvc/web/static/vendor/.  Nothing to do when that is current.
+VENDOR_STAMP := spatialsvc/web/static/vendor/versions.json
+
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): package.json package-lock.json scripts/vendor_assets.py
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "==> npm is missing: installing Debian's nodejs and npm with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; \
+	fi
+	@echo "==> installing the pinned web assets (npm ci --ignore-scripts)"
+	npm ci --ignore-scripts --no-audit --no-fund
+	@echo "==> copying the files the pages load into spatialsvc/web/static/vendor"
+	$(PYTHON) scripts/vendor_assets.py
+	@touch $@
 
 db: setup
 	@echo "==> making sure PostgreSQL 15+ with PostGIS 3 is up (spatialsvc db up)"
@@ -26,6 +51,8 @@ db: setup
 demo: db
 	@echo "==> generating and loading the Haishu demo district (seed $(SEED), scale $(SCALE))"
 	$(BIN)/spatialsvc demo generate --seed $(SEED) --scale $(SCALE)
+	@echo "==> serving the demo district on http://127.0.0.1:5000/ (Ctrl-C stops)"
+	$(BIN)/spatialsvc serve
 
 lint: setup
 	@echo "==> ruff"

@@ -188,3 +188,7 @@ main.add_command(demo)
 from spatialsvc.ingest.command import ingest  # noqa: E402
 
 main.add_command(ingest)
+
+from spatialsvc.catalogue_command import catalogue  # noqa: E402
+
+main.add_command(catalogue)

@@ -20,6 +20,7 @@ FEATURES_PROVIDER = "spatialsvc.providers.features.PostGISFeatureProvider"
 TILES_PROVIDER = "spatialsvc.providers.tiles.PostGISTileProvider"
 RECORDS_PROVIDER = "spatialsvc.providers.records.CatalogueProvider"
 CATALOGUE_ID = "catalogue"
+TERRAIN_ID = "terrain_dem"
 HEADER = (
     "# Rendered by `spatialsvc config render` from layers/*.yml and the settings.\n"
     "# Do not edit: edit the layer files and render again.\n"
@@ -121,6 +122,32 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def terrain_resource(settings: Settings, portable: bool) -> dict[str, Any]:
+    """The demo's generated DEM as an OGC API - Coverages collection (pygeoapi's rasterio)."""
+    from spatialsvc.basemaps.terrain import terrain_files
+
+    dem = terrain_files(settings.home / "basemaps").dem
+    if portable and dem.is_relative_to(PROJECT_DIR):
+        dem = dem.relative_to(PROJECT_DIR)
+    return {
+        "type": "collection",
+        "title": "地形高程（示范）",
+        "description": "海曙区示范地形高程（生成数据，非测绘成果），约 20 米格网，CGCS2000。",
+        "keywords": ["地形", "高程", "DEM", "底图"],
+        "links": [],
+        "extents": _extents(settings),
+        "providers": [
+            {
+                "type": "coverage",
+                "name": "rasterio",
+                "data": str(dem),
+                "options": {"DATA_ENCODING": "COMPRESSED=YES"},
+                "format": {"name": "GTiff", "mimetype": "application/tiff"},
+            }
+        ],
+    }
+
+
 def render(settings: Settings, layers: dict[str, Layer], portable: bool = False) -> dict[str, Any]:
     """pygeoapi's configuration as a dict.
 
@@ -130,6 +157,7 @@ def render(settings: Settings, layers: dict[str, Layer], portable: bool = False)
     resources: dict[str, Any] = {CATALOGUE_ID: catalogue_resource(settings)}
     for layer in layers.values():
         resources[layer.id] = layer_resource(layer, settings)
+    resources[TERRAIN_ID] = terrain_resource(settings, portable)
     web = WEB_DIR.relative_to(PROJECT_DIR) if portable else WEB_DIR
     return {
         "server": {

@@ -1,16 +1,17 @@
 """The app factory: pygeoapi's Starlette application mounted at the root, our routes before it.
 
 Nothing is read at import time. :func:`create_app` renders pygeoapi's configuration and OpenAPI
-document from the settings into ``SPATIALSVC_HOME``, then imports pygeoapi's application (which
-reads both at import), so several apps with different settings can be made in one process.
+document from the settings and gives them to pygeoapi's API object directly (pygeoapi's own
+Starlette module would read them from the environment at import), so several applications with
+different settings can live in one process.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -19,8 +20,14 @@ from starlette.routing import BaseRoute, Mount
 
 from spatialsvc import pygeoapi_config
 from spatialsvc.layers import Layer, load_layers
+from spatialsvc.openapi import add_filter_parameters, bundle
+from spatialsvc.providers import context
 from spatialsvc.settings import Settings, get_settings
 from spatialsvc.web.errors import HANDLERS
+from spatialsvc.web.pygeoapi_routes import PygeoapiAdapter
+from spatialsvc.web.pygeoapi_routes import routes as pygeoapi_routes
+
+LOG = logging.getLogger("spatialsvc.web")
 
 
 @dataclass
@@ -36,30 +43,27 @@ class AppState:
 def _openapi(config: dict[str, Any]) -> dict[str, Any]:
     from pygeoapi.openapi import get_oas
 
-    return get_oas(config)  # type: ignore[no-any-return]
+    return get_oas(config)
 
 
 def _pygeoapi_app(state: AppState) -> Starlette:
-    """Write pygeoapi's config and OpenAPI document, then (re)import its application."""
+    """pygeoapi's API for this configuration, with its OpenAPI document made self-contained.
+
+    Both are also written to ``SPATIALSVC_HOME`` for people and tools to read.
+    """
     home = state.settings.home
     home.mkdir(parents=True, exist_ok=True)
-    config_path = home / "pygeoapi-config.yml"
-    openapi_path = home / "pygeoapi-openapi.yml"
-    pygeoapi_config.write(state.config, config_path)
-    os.environ["PYGEOAPI_CONFIG"] = str(config_path)
-    os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
-    document = _openapi(state.config)
-    openapi_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    state.extras["openapi"] = document
-    name = "pygeoapi.starlette_app"
-    module = (
-        importlib.reload(sys.modules[name])
-        if name in sys.modules
-        else importlib.import_module(name)
+    pygeoapi_config.write(state.config, home / "pygeoapi-config.yml")
+    document = bundle(_openapi(state.config))  # self-contained: no outside $ref
+    document = add_filter_parameters(document, state.layers)
+    (home / "pygeoapi-openapi.yml").write_text(
+        yaml.safe_dump(document, allow_unicode=True), encoding="utf-8"
     )
-    inner: Starlette = module.APP
-    inner.debug = False  # pygeoapi builds it with debug=True: tracebacks to clients
-    return inner
+    state.extras["openapi"] = document
+    static_dir = Path(state.config["server"]["templates"]["static"])
+    adapter = PygeoapiAdapter(state.config, document)
+    state.extras["pygeoapi"] = adapter
+    return Starlette(routes=pygeoapi_routes(adapter, static_dir))
 
 
 def _our_routes(state: AppState) -> list[BaseRoute]:
@@ -72,14 +76,49 @@ def _our_routes(state: AppState) -> list[BaseRoute]:
 
 
 # Each module exposes ``routes(state: AppState) -> list[BaseRoute]``.
-ROUTE_MODULES: list[str] = []
+ROUTE_MODULES: list[str] = [
+    "spatialsvc.web.basemaps",
+    "spatialsvc.web.tiles",
+    "spatialsvc.web.features",
+    "spatialsvc.web.vector_basemap",
+]
+
+
+def _ensure_terrain(settings: Settings) -> None:
+    """The demo terrain (DEM + shaded relief) is built on first start if it is missing."""
+    from spatialsvc.basemaps.terrain import build_terrain, terrain_files
+
+    folder = settings.home / "basemaps"
+    files = terrain_files(folder)
+    if not (files.dem.exists() and files.hillshade.exists()):
+        build_terrain(folder, settings.demo_seed, echo=LOG.info)
+
+
+def _sync_catalogue(settings: Settings, layers: dict[str, Layer]) -> None:
+    """Bring the resource catalogue in step with the published layers."""
+    from spatialsvc.catalogue import sync_catalogue
+    from spatialsvc.db.connect import connect
+    from spatialsvc.errors import SpatialsvcError
+
+    try:
+        conn = connect(settings, "spatialsvc-web")
+        try:
+            sync_catalogue(conn, layers, settings)
+        finally:
+            conn.close()
+    except SpatialsvcError as exc:
+        exc.message = f"cannot start: syncing the resource catalogue failed: {exc.message}"
+        raise
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI application from the settings."""
     settings = settings or get_settings()
     layers = load_layers(settings.layers_dir)
+    _sync_catalogue(settings, layers)
+    _ensure_terrain(settings)
     config = pygeoapi_config.render(settings, layers)
+    context.bind(settings, layers)  # before pygeoapi builds providers for its OpenAPI document
     state = AppState(settings=settings, layers=layers, config=config)
     inner = _pygeoapi_app(state)
     routes = [*_our_routes(state), Mount("/", app=inner)]
