@@ -69,8 +69,17 @@ test: db check
 	@echo "==> pytest against the real PostGIS"
 	$(BIN)/pytest
 
-bench: db
+.venv-bench/bin/uvicorn: bench/requirements-tipg.txt
+	@echo "==> creating .venv-bench with tipg, the anchor of bench/publishing.py"
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -r bench/requirements-tipg.txt
+	@touch $@
+
+bench: db .venv-bench/bin/uvicorn
+	@echo "==> demo generation and load rates (scratch database)"
 	$(BIN)/python bench/demo_generation.py --seed $(SEED) --scale $(SCALE)
+	@echo "==> publishing: items vs tipg, reprojection, tiles vs raw SQL, start-up (needs make demo's data)"
+	$(BIN)/python bench/publishing.py
 
 clean:
 	-$(BIN)/spatialsvc db down

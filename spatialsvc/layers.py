@@ -112,7 +112,7 @@ class Layer(BaseModel):
 def load_layer(path: Path) -> Layer:
     """Read and check one layer file; errors name the file and the field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path.name}: cannot read layer file ({exc})") from exc
     if not isinstance(data, dict):

@@ -127,13 +127,14 @@ def _local_target(ref: str) -> Ref | None:
     return None
 
 
-def bundle(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``document`` in which no ``$ref`` points outside it.
+def bundle(document: dict[str, Any], *, in_place: bool = False) -> dict[str, Any]:
+    """``document`` (a copy, unless ``in_place``) in which no ``$ref`` points outside it.
 
     Outside references become ``#/components/<kind>/<name>``; the components they need are
     added from our definitions, and so, in turn, are the local components those refer to.
+    A document of a thousand collections is large: the app factory bundles in place.
     """
-    doc = copy.deepcopy(document)
+    doc = document if in_place else copy.deepcopy(document)
     components: dict[str, Any] = doc.setdefault("components", {})
     ours = library()
     pending: list[tuple[str, str, str]] = []  # (kind, name, original ref) still to add
@@ -194,8 +195,11 @@ FILTER_PARAMETERS: list[dict[str, Any]] = [
 
 
 def add_filter_parameters(document: dict[str, Any], collections: Iterable[str]) -> dict[str, Any]:
-    """Declare Part 3's filter parameters on the items operation of each collection given."""
-    out = copy.deepcopy(document)
+    """Declare Part 3's filter parameters on the items operation of each collection given.
+
+    Changes ``document`` in place and returns it.
+    """
+    out = document
     for collection in collections:
         operation = out.get("paths", {}).get(f"/collections/{collection}/items", {}).get("get")
         if operation is None:

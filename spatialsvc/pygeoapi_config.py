@@ -188,7 +188,9 @@ def render(settings: Settings, layers: dict[str, Layer], portable: bool = False)
 
 def to_yaml(config: dict[str, Any]) -> str:
     """The configuration as YAML text, with its header."""
-    body = yaml.safe_dump(config, allow_unicode=True, sort_keys=False, width=100)
+    body = yaml.dump(
+        config, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False, width=100
+    )
     return HEADER + body
 
 

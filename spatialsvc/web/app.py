@@ -9,12 +9,12 @@ different settings can live in one process.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
@@ -54,11 +54,9 @@ def _pygeoapi_app(state: AppState) -> Starlette:
     home = state.settings.home
     home.mkdir(parents=True, exist_ok=True)
     pygeoapi_config.write(state.config, home / "pygeoapi-config.yml")
-    document = bundle(_openapi(state.config))  # self-contained: no outside $ref
+    document = bundle(_openapi(state.config), in_place=True)  # no outside $ref
     document = add_filter_parameters(document, state.layers)
-    (home / "pygeoapi-openapi.yml").write_text(
-        yaml.safe_dump(document, allow_unicode=True), encoding="utf-8"
-    )
+    (home / "openapi.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     state.extras["openapi"] = document
     static_dir = Path(state.config["server"]["templates"]["static"])
     adapter = PygeoapiAdapter(state.config, document)

@@ -8,12 +8,12 @@ valid OpenAPI.
 from __future__ import annotations
 
 import copy
+import json
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-import yaml
 from openapi_spec_validator import validate
 
 from spatialsvc.openapi import bundle, external_refs, library, parse_external
@@ -251,9 +251,7 @@ def test_openapi_is_valid(openapi_document) -> None:  # type: ignore[no-untyped-
 
 def test_openapi_file_written_is_bundled(app) -> None:  # type: ignore[no-untyped-def]
     state = app.state.spatialsvc
-    on_disk = yaml.safe_load(
-        (state.settings.home / "pygeoapi-openapi.yml").read_text(encoding="utf-8")
-    )
+    on_disk = json.loads((state.settings.home / "openapi.json").read_text(encoding="utf-8"))
     assert external_refs(on_disk) == []
     assert external_refs(state.extras["openapi"]) == []
 
