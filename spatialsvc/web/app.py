@@ -61,7 +61,7 @@ def _pygeoapi_app(state: AppState) -> Starlette:
     static_dir = Path(state.config["server"]["templates"]["static"])
     adapter = PygeoapiAdapter(state.config, document)
     state.extras["pygeoapi"] = adapter
-    return Starlette(routes=pygeoapi_routes(adapter, static_dir))
+    return Starlette(routes=pygeoapi_routes(adapter, static_dir), exception_handlers=HANDLERS)
 
 
 def _our_routes(state: AppState) -> list[BaseRoute]:
