@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from spatialsvc.fileio import write_atomic
 from spatialsvc.geo.crs import CRS84_URI, PUBLISHED_CRS, STORAGE_CRS_URI
 from spatialsvc.layers import Layer
 from spatialsvc.settings import Settings
@@ -196,6 +197,4 @@ def to_yaml(config: dict[str, Any]) -> str:
 
 def write(config: dict[str, Any], path: Path) -> None:
     """Write the configuration atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(to_yaml(config), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, to_yaml(config).encode("utf-8"))

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import numpy as np
 
 from spatialsvc.basemaps.pbf import Glyph, encode_glyphs
 from spatialsvc.errors import InvalidInput, NotFound
+from spatialsvc.fileio import write_atomic
 
 SIZE = 24
 BUFFER = 3
@@ -205,17 +204,5 @@ class GlyphStore:
                 return path.read_bytes()
             glyphs = render_range([self._renderer(f) for f in faces], start, end)
             data = encode_glyphs(",".join(f.name for f in faces), start, end, glyphs)
-            _write_atomic(path, data)
+            write_atomic(path, data)
         return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,12 +12,11 @@ stored as an empty file.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from spatialsvc.fileio import write_atomic
 from spatialsvc.tiles.matrixsets import TileAddress
 from spatialsvc.tiles.versions import is_superseded
 
@@ -64,20 +63,9 @@ class TileCache:
             version_dir.mkdir(parents=True, exist_ok=True)
             self.prune(layer_id, version)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".mvt")
-        except FileNotFoundError:
+            write_atomic(target, data)
+        except FileNotFoundError:  # the version folder was pruned meanwhile
             return False
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except FileNotFoundError:
-            Path(tmp).unlink(missing_ok=True)
-            return False
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return True
 
     def prune(self, layer_id: str, current: str) -> int:
