@@ -56,8 +56,8 @@ demo: db
 
 lint: setup
 	@echo "==> ruff"
-	$(BIN)/ruff check spatialsvc tests bench
-	$(BIN)/ruff format --check spatialsvc tests bench
+	$(BIN)/ruff check spatialsvc addressing tests bench
+	$(BIN)/ruff format --check spatialsvc addressing tests bench
 
 typecheck: setup
 	@echo "==> mypy"

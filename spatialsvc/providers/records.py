@@ -60,7 +60,7 @@ SORTABLE = (*TEXT_FIELDS, "updated")
 _SELECT = sql.SQL(
     "SELECT identifier, kind, title, description, keywords, resource_code, department_code,"
     " department_name, category, sharing, sharing_attribute, open_attribute, update_cycle,"
-    " fields, crs, links, updated, ST_AsGeoJSON(extent, 7)::json AS geometry FROM {table}"
+    " fields, crs, links, updated, ST_AsGeoJSON(extent, 7, 0)::json AS geometry FROM {table}"
 ).format(table=sql.Identifier(*TABLE))
 
 _FORMATS = {

@@ -61,6 +61,7 @@ def test_record_structure(client: Any) -> None:
     record = response.json()
     assert record["id"] == "road" and record["type"] == "Feature"
     assert record["geometry"]["type"] == "Polygon"
+    assert "crs" not in record["geometry"]  # RFC 7946: no crs member
     props = record["properties"]
     assert props["type"] == "dataset" and props["title"] == "道路"
     assert props["themes"][0]["concepts"][0]["id"] == "空间地理"
