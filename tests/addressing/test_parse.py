@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +113,7 @@ def test_accuracy_on_clerk_addresses() -> None:
     frame = messy_frame(2000, seed=20261122)
     texts = write_many_like_clerks(frame, np.random.default_rng(7))
     parse("宁波市海署区望春路12号")  # build the automaton and the fuzzy tables first
-    start = time.process_time()
     parsed = [parse(t, context="330203") for t in texts]
-    rate = len(texts) / (time.process_time() - start)
     township_ok = township_n = road_ok = road_n = 0
     for row, text, p in zip(frame.to_dict("records"), texts, parsed, strict=True):
         norm = normalize(text)
@@ -128,7 +125,7 @@ def test_accuracy_on_clerk_addresses() -> None:
             road_ok += (p.road, p.door_number) == (row["road"], row["door_number"])
     township_acc, road_acc = township_ok / township_n, road_ok / road_n
     print(
-        f"\nparse: {rate:,.0f}/s; township {township_acc:.1%} of {township_n}; "
+        f"\nparse: township {township_acc:.1%} of {township_n}; "
         f"road+door {road_acc:.1%} of {road_n}"
     )
     assert township_acc >= 0.95
