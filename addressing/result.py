@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from addressing.match import Candidate
 from addressing.model import ParsedAddress
 
-MATCH_LEVELS = ("room", "building", "door", "road", "compound", "township", "county", "city")
+# from the most to the least precise
+MATCH_LEVELS = (
+    "room",
+    "building",
+    "door",
+    "interpolated",
+    "road",
+    "compound",
+    "community",
+    "township",
+    "county",
+    "city",
+)
 
 
 @dataclass
@@ -24,11 +37,42 @@ class GeocodeResult:
     score: float
     address_id: str | None = None
     full_address: str | None = None
-    lon: float | None = None
+    lon: float | None = None  # EPSG:4490
     lat: float | None = None
-    admin_code: str | None = None
+    admin_code: str | None = None  # the most specific division code known (12 digits: community)
+    county_code: str | None = None
     township_code: str | None = None
+    community_code: str | None = None
+    grid_code: str | None = None
     how: str | None = None
     reasons: list[str] = field(default_factory=list)
     alternatives: list[Candidate] = field(default_factory=list)
     parsed: ParsedAddress | None = None
+
+    def to_dict(self, alternatives: int = 5) -> dict[str, Any]:
+        """A JSON-ready dict: what the CLI, the HTTP API and the processes return."""
+        return {
+            "text": self.text,
+            "address_id": self.address_id,
+            "full_address": self.full_address,
+            "match_level": self.match_level,
+            "score": self.score,
+            "lon": self.lon,
+            "lat": self.lat,
+            "county_code": self.county_code,
+            "township_code": self.township_code,
+            "community_code": self.community_code,
+            "grid_code": self.grid_code,
+            "components": self.parsed.parts() if self.parsed else {},
+            "reasons": list(self.reasons),
+            "alternatives": [
+                {
+                    "address_id": c.address_id,
+                    "full_address": c.full_address,
+                    "match_level": c.match_level,
+                    "lon": c.lon,
+                    "lat": c.lat,
+                }
+                for c in self.alternatives[:alternatives]
+            ],
+        }
