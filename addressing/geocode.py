@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from addressing.calibration import calibrated
 from addressing.match import AddressIndex, match
 from addressing.parse import parse
 from addressing.result import GeocodeResult
@@ -22,4 +23,7 @@ class Geocoder:
     def geocode(self, text: str) -> GeocodeResult:
         """The best standard address for one text, with match level, score and alternatives."""
         parsed = parse(text, context=self.context)
-        return score(parsed, match(parsed, self.index))
+        result = score(parsed, match(parsed, self.index), self.index)
+        result.raw_score = result.score
+        result.score = round(calibrated(result.score), 3)
+        return result

@@ -7,7 +7,19 @@ tried first; a parsed township narrows every key, and without one the whole coun
 searched (road and compound names may repeat between townships: several candidates are then
 returned and the scorer reports the ambiguity). Road and compound names that are not found
 exactly are looked up with an edit distance of 1 (and a compound name found inside a longer
-parsed one, e.g. 钱东社区天月雅苑).
+parsed one, e.g. 钱东社区天月雅苑). A door range (12-14) not in the base is looked up by its
+first number.
+
+Each row carries the code of the grid (base.grid) that holds its point, found once by one
+spatial join when the index loads; the index also holds a point (point on surface) and grid
+code for every community, for answers at community level, and the parent of each standard
+address (room → its building's row, building → its door plate's row), for answers at a
+coarser level when several rooms fit.
+
+A door number that is not in the base, on a road that is, is interpolated (match level
+``interpolated``): between the nearest door plates of the same parity (odd/even) on that road
+in that township, linearly by number; beyond the last one, at the nearest end. Such a
+candidate has no address_id; its community and grid codes are those of the nearest door plate.
 """
 
 from __future__ import annotations
@@ -16,32 +28,50 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from addressing.model import ParsedAddress
-from addressing.parse import _tail
 
 # row layout
-ID, ADMIN, TOWNSHIP, ROAD, DOOR, COMPOUND, BUILDING, UNIT, ROOM, FULL, LEVEL, LON, LAT = range(13)
+(ID, ADMIN, TOWNSHIP, ROAD, DOOR, COMPOUND, BUILDING, UNIT, ROOM, FULL, LEVEL, LON, LAT) = range(13)
+BUILDING_ID, GRID = 13, 14
 Row = tuple[Any, ...]
+# one spatial join gives every standard address its grid (the first by code on a border);
+# driven from the 1,400 grids through the address points' GiST index
 _QUERY = """
-SELECT address_id, admin_code, township_code, road, door_number, compound, building, unit,
-       room, full_address, level, ST_X(geom), ST_Y(geom)
-FROM base.standard_address
-ORDER BY address_id
+SELECT a.address_id, a.admin_code, a.township_code, a.road, a.door_number, a.compound,
+       a.building, a.unit, a.room, a.full_address, a.level, ST_X(a.geom), ST_Y(a.geom),
+       a.building_id, ga.code
+FROM base.standard_address a
+LEFT JOIN (
+    SELECT DISTINCT ON (p.address_id) p.address_id, g.code
+    FROM base.grid g JOIN base.standard_address p ON ST_Intersects(g.geom, p.geom)
+    ORDER BY p.address_id, g.code
+) ga ON ga.address_id = a.address_id
+ORDER BY a.address_id
 """
+# a point inside each community, and its grid
+_COMMUNITIES = """
+SELECT DISTINCT ON (d.code) d.code, ST_X(d.p), ST_Y(d.p), g.code
+FROM (
+    SELECT code, ST_PointOnSurface(geom) AS p FROM base.admin_division WHERE level = 'community'
+) d
+LEFT JOIN base.grid g ON ST_Intersects(g.geom, d.p)
+ORDER BY d.code, g.code
+"""
+_NUMBER = re.compile(r"\d+")
 
 
 @dataclass
 class Candidate:
     """A standard address that a parsed address may mean, and the path that found it."""
 
-    address_id: str
+    address_id: str | None  # None for an interpolated door plate
     full_address: str
-    level: str  # the standard address's own level: door, building or room
+    level: str  # the standard address's own level: door, building or room (interpolated)
     lon: float
     lat: float
     admin_code: str
@@ -56,14 +86,27 @@ class Candidate:
     room: str | None = None
     fuzzy: tuple[str, ...] = ()  # parts found only by fuzzy name matching
     county_wide: bool = False  # found outside the parsed township (or without one)
-    reread: ParsedAddress | None = None  # the corrected reading it was found with, if any
+    building_id: str | None = None
+    grid_code: str | None = None
+    nearest: Candidate | None = None  # for an interpolated door: the nearest real door plate
+    beyond: bool = False  # an interpolated door beyond the last door plate of its road
 
 
 class AddressIndex:
     """The standard addresses of a district in memory, keyed for matching."""
 
-    def __init__(self, rows: Iterable[Row]) -> None:
-        self.rows: list[Row] = list(rows)
+    def __init__(
+        self,
+        rows: Iterable[Row],
+        communities: Iterable[tuple[str, float, float, str | None]] = (),
+    ) -> None:
+        self.rows: list[Row] = [r if len(r) == 15 else (*r, *(None,) * (15 - len(r))) for r in rows]
+        # community code → (lon, lat, grid code)
+        self.communities = {c: (x, y, g) for c, x, y, g in communities}
+        self.building_row: dict[str, int] = {}  # building_id → its building-level row
+        self.door_row: dict[tuple[str, str, str], int] = {}  # (township, road, door) → door row
+        # (township, road) → [(door number as int, row)], sorted: for interpolation
+        self.door_line: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         self.room_compound: dict[Hashable, list[int]] = defaultdict(list)
         self.room_road: dict[Hashable, list[int]] = defaultdict(list)
         self.room_compound_nounit: dict[Hashable, list[int]] = defaultdict(list)
@@ -93,6 +136,8 @@ class AddressIndex:
                     self.room_road[(road, door, b, u, room)].append(i)
                     self.room_road_nounit[(road, door, b, room)].append(i)
             elif level == "building":
+                if r[BUILDING_ID]:
+                    self.building_row.setdefault(r[BUILDING_ID], i)
                 if comp:
                     self.building_compound[(comp, b)].append(i)
                     compound_rep[comp].setdefault(tsp, i)
@@ -101,22 +146,77 @@ class AddressIndex:
                     door_rep.setdefault((road, door), i)
             elif level == "door" and road and door:
                 self.door[(road, door)].append(i)
+                self.door_row.setdefault((tsp, road, door), i)
                 road_rep[road].setdefault(tsp, i)
+        self.townships_of_road: dict[str, set[str]] = defaultdict(set)
         for key, i in door_rep.items():
             if key not in self.door:
                 self.door[key].append(i)
+        for key, ids in self.door.items():
+            road, door = cast(tuple[str, str], key)
+            number = _NUMBER.match(door)
+            if number:
+                for i in ids:
+                    self.door_line[(self.rows[i][TOWNSHIP], road)].append((int(number[0]), i))
+                    self.townships_of_road[road].add(self.rows[i][TOWNSHIP])
+        for line in self.door_line.values():
+            line.sort()
         self.road = {k: sorted(v.values()) for k, v in road_rep.items()}
         self.compound = {k: sorted(v.values()) for k, v in compound_rep.items()}
         self.all_roads = sorted(set().union(*self.roads_by_township.values()))
         self.all_compounds = sorted(set().union(*self.compounds_by_township.values()))
-        self.lou_compounds = [c for c in self.all_compounds if c.startswith("楼") and len(c) > 2]
 
     @classmethod
     def from_connection(cls, conn: Any) -> AddressIndex:
-        """Load base.standard_address through a DB-API connection (psycopg2)."""
+        """Load base.standard_address (with grid codes) and the community points through a
+        DB-API connection (psycopg2)."""
         with conn.cursor() as cur:
+            if not conn.autocommit:
+                cur.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
             cur.execute(_QUERY)
-            return cls(cur.fetchall())
+            rows = cur.fetchall()
+            cur.execute(_COMMUNITIES)
+            communities = cur.fetchall()
+        return cls(rows, communities)
+
+    def candidate(
+        self, i: int, how: str, match_level: str, fuzzy: tuple[str, ...] = ()
+    ) -> Candidate:
+        """The candidate for row ``i``."""
+        r = self.rows[i]
+        return Candidate(
+            address_id=r[ID],
+            full_address=r[FULL],
+            level=r[LEVEL],
+            lon=r[LON],
+            lat=r[LAT],
+            admin_code=r[ADMIN],
+            township_code=r[TOWNSHIP],
+            how=how,
+            match_level=match_level,
+            road=r[ROAD],
+            door_number=r[DOOR],
+            compound=r[COMPOUND],
+            building=r[BUILDING],
+            unit=r[UNIT],
+            room=r[ROOM],
+            fuzzy=fuzzy,
+            building_id=r[BUILDING_ID],
+            grid_code=r[GRID],
+        )
+
+    def parent(self, cand: Candidate) -> Candidate | None:
+        """The standard address one level above a candidate: a room's building row, a
+        building's door plate row (None when there is none)."""
+        i: int | None = None
+        if cand.level == "room" and cand.building_id:
+            i = self.building_row.get(cand.building_id)
+        elif cand.level == "building" and cand.road and cand.door_number:
+            i = self.door_row.get((cand.township_code, cand.road, cand.door_number))
+        if i is None:
+            return None
+        level = self.rows[i][LEVEL]
+        return self.candidate(i, f"{cand.how}, its {level}", level, cand.fuzzy)
 
     def names_of(self, kind: str, township: str) -> set[str]:
         """The set of road or compound names of one township."""
@@ -171,30 +271,7 @@ def _f(part: str, fuzzy: bool) -> tuple[str, ...]:
 def _candidates(
     index: AddressIndex, ids: list[int], how: str, match_level: str, fuzzy: tuple[str, ...]
 ) -> list[Candidate]:
-    out = []
-    for i in ids:
-        r = index.rows[i]
-        out.append(
-            Candidate(
-                address_id=r[ID],
-                full_address=r[FULL],
-                level=r[LEVEL],
-                lon=r[LON],
-                lat=r[LAT],
-                admin_code=r[ADMIN],
-                township_code=r[TOWNSHIP],
-                how=how,
-                match_level=match_level,
-                road=r[ROAD],
-                door_number=r[DOOR],
-                compound=r[COMPOUND],
-                building=r[BUILDING],
-                unit=r[UNIT],
-                room=r[ROOM],
-                fuzzy=fuzzy,
-            )
-        )
-    return out
+    return [index.candidate(i, how, match_level, fuzzy) for i in ids]
 
 
 def _match_in(parsed: ParsedAddress, index: AddressIndex, tsp: str | None) -> list[Candidate]:
@@ -203,15 +280,18 @@ def _match_in(parsed: ParsedAddress, index: AddressIndex, tsp: str | None) -> li
     def keep(ids: list[int]) -> list[int]:
         return [i for i in ids if tsp is None or index.rows[i][TOWNSHIP] == tsp]
 
-    roads = _resolve(parsed.road, "road", lambda n: n in index.road, index, tsp, parsed.normalized)
+    # the road as written, its suffix typo read (村璐 → 村路) as the parser did
+    text = parsed.normalized.replace("璐", "路") if "road" in parsed.fuzzy else parsed.normalized
+    roads = _resolve(parsed.road, "road", lambda n: n in index.road, index, tsp, text)
     comps = _resolve(
         parsed.compound, "compound", lambda n: n in index.compound, index, tsp, parsed.normalized
     )
     door, b, u, room = parsed.door_number, parsed.building, parsed.unit, parsed.room
+    # a door range (12-14) not in the base is looked up by its first number too
+    doors = [door] if door and "-" not in door else [door, door.split("-")[0]] if door else []
 
     # each step: (match level, how, key table, [(key, fuzzy parts)])
-    steps: list[tuple[str, str, dict[Hashable, list[int]], list[tuple[Hashable, tuple[str, ...]]]]]
-    steps = []
+    steps: list[_Step] = []
     if b and room:
         if u:
             steps.append(
@@ -239,14 +319,33 @@ def _match_in(parsed: ParsedAddress, index: AddressIndex, tsp: str | None) -> li
             ("building", "road+door+building", index.building_road,
              [((r, door, b), _f("road", f)) for r, f in roads])
         )  # fmt: skip
-    if door:
+    if doors:
         steps.append(
-            ("door", "road+door", index.door, [((r, door), _f("road", f)) for r, f in roads])
-        )
+            ("door", "road+door", index.door,
+             [((r, d), _f("road", f)) for r, f in roads for d in doors])
+        )  # fmt: skip
     steps.append(
         ("compound", "compound", index.compound, [(c, _f("compound", f)) for c, f in comps])
     )
-    steps.append(("road", "road", index.road, [(r, _f("road", f)) for r, f in roads]))
+    found = _first(index, steps, keep)
+    if found:
+        return found
+    if doors:
+        found = _interpolated(index, parsed, roads, tsp)
+        if found:
+            return found
+    return _first(
+        index, [("road", "road", index.road, [(r, _f("road", f)) for r, f in roads])], keep
+    )
+
+
+_Step = tuple[str, str, dict[Hashable, list[int]], list[tuple[Hashable, tuple[str, ...]]]]
+
+
+def _first(
+    index: AddressIndex, steps: list[_Step], keep: Callable[[list[int]], list[int]]
+) -> list[Candidate]:
+    """The candidates of the first step that finds any."""
     for level, how, table, keys in steps:
         found: list[Candidate] = []
         seen: set[int] = set()
@@ -259,69 +358,73 @@ def _match_in(parsed: ParsedAddress, index: AddressIndex, tsp: str | None) -> li
     return []
 
 
-_DEPTH = {"road": 0, "compound": 0, "door": 1, "building": 2, "room": 3}
+def _interpolated(
+    index: AddressIndex,
+    parsed: ParsedAddress,
+    roads: list[tuple[str, bool]],
+    tsp: str | None,
+) -> list[Candidate]:
+    """A door plate that is not in the base, placed along each road that may be meant."""
+    number = _NUMBER.match(parsed.door_number or "")
+    if not number:
+        return []
+    n = int(number[0])
+    out = []
+    for road, fuzzy in roads:
+        for township in [tsp] if tsp else sorted(index.townships_of_road.get(road, ())):
+            line = index.door_line.get((township, road))
+            if line:
+                out.append(_place(index, line, n, road, _f("road", fuzzy)))
+    return out
 
 
-def _lou_rescue(parsed: ParsedAddress, index: AddressIndex) -> ParsedAddress | None:
-    """Re-read a compound named 楼… after a door plate (135号楼新名苑), which the normalizer
-    took for a building mark (135幢新名苑); None when there is no such compound."""
-    text = parsed.normalized
-    for name in index.lou_compounds:
-        at = text.find(f"幢{name[1:]}")
-        if at < 0 or not text[:at][-1:].isdigit():
-            continue
-        fixed = f"{text[:at]}号{name}{text[at + len(name) :]}"
-        start = fixed.find(parsed.road) if parsed.road else -1
-        if start < 0:
-            start = at
-            while start > 0 and fixed[start - 1].isdigit():
-                start -= 1
-        return _retail(parsed, fixed, start)
-    return None
-
-
-_MARK_TYPOS = (
-    ("单元园", "单元"),
-    ("撞", "幢"),
-    ("冻", "幢"),
-    ("丹元", "单元"),
-    ("单园", "单元"),
-    ("式", "室"),
-)
-
-
-def _retail(parsed: ParsedAddress, fixed: str, start: int) -> ParsedAddress:
-    again = replace(
-        parsed,
-        normalized=fixed,
-        road=None,
-        door_number=None,
+def _place(
+    index: AddressIndex, line: list[tuple[int, int]], n: int, road: str, fuzzy: tuple[str, ...]
+) -> Candidate:
+    """Door number ``n`` placed on one road's line of door plates (same parity when any)."""
+    same = [d for d in line if d[0] % 2 == n % 2] or line
+    below = [d for d in same if d[0] <= n]
+    above = [d for d in same if d[0] > n]
+    if below and above:
+        # a name may repeat on two roads of a township: take the closest pair of neighbours
+        lows = [d for d in below if d[0] == below[-1][0]]
+        highs = [d for d in above if d[0] == above[0][0]]
+        lo, hi = min(((a, b) for a in lows for b in highs), key=lambda p: _apart(index, *p))
+        t = (n - lo[0]) / (hi[0] - lo[0])
+        a, b = index.rows[lo[1]], index.rows[hi[1]]
+        lon, lat = a[LON] + t * (b[LON] - a[LON]), a[LAT] + t * (b[LAT] - a[LAT])
+        near = lo if t <= 0.5 else hi
+        how = f"road+door (interpolated between {lo[0]} and {hi[0]})"
+    else:
+        near = below[-1] if below else above[0]  # beyond the ends: the nearest end
+        lon, lat = index.rows[near[1]][LON], index.rows[near[1]][LAT]
+        how = f"road+door (beyond the door plates: at {near[0]})"
+    nearest = index.candidate(near[1], "road+door (nearest door plate)", "door", fuzzy)
+    full = nearest.full_address
+    head = full[: full.find(road)] if road in full else ""
+    return replace(
+        nearest,
+        address_id=None,
+        full_address=f"{head}{road}{n}号",
+        level="door",
+        lon=lon,
+        lat=lat,
+        how=how,
+        match_level="interpolated",
+        beyond=not (below and above),
+        door_number=str(n),
         compound=None,
         building=None,
         unit=None,
-        floor=None,
         room=None,
-        rest="",
+        building_id=None,
+        nearest=nearest,
     )
-    _tail(again, fixed[start:])
-    return again
 
 
-def _typo_rescue(parsed: ParsedAddress) -> ParsedAddress | None:
-    """Re-read the text with same-sound typos of the marks corrected (8撞 → 8幢, 1丹元 → 1单元)."""
-    text = parsed.normalized
-    fixed = text
-    for wrong, right in _MARK_TYPOS:
-        fixed = re.sub(rf"(?<=\d){wrong}", right, fixed)
-    if fixed == text:
-        return None
-    head = min(
-        (fixed.find(p) for p in (parsed.road, parsed.compound) if p and p in fixed),
-        default=-1,
-    )
-    if head < 0:
-        return None
-    return _retail(parsed, fixed, head)
+def _apart(index: AddressIndex, a: tuple[int, int], b: tuple[int, int]) -> float:
+    ra, rb = index.rows[a[1]], index.rows[b[1]]
+    return float((ra[LON] - rb[LON]) ** 2 + (ra[LAT] - rb[LAT]) ** 2)
 
 
 def match(parsed: ParsedAddress, index: AddressIndex) -> list[Candidate]:
@@ -330,29 +433,6 @@ def match(parsed: ParsedAddress, index: AddressIndex) -> list[Candidate]:
     With a parsed township the search stays inside it; if nothing is found there (the
     township may be wrong) the county is searched and the candidates are marked county_wide.
     """
-    found = _match(parsed, index)
-    named = 3 if parsed.room or parsed.unit else 2 if parsed.building else 0
-    unread = any(ch.isdigit() for ch in parsed.rest)
-    if found and _DEPTH[found[0].match_level] >= named and not unread:
-        return found
-    rereads = []
-    if unread:
-        rereads.append(_typo_rescue(parsed))
-    if parsed.building and index.lou_compounds:
-        rereads.append(_lou_rescue(parsed, index))
-    for again in rereads:
-        if again is not None:
-            rescued = _match(again, index)
-            if rescued and (
-                not found or _DEPTH[rescued[0].match_level] >= _DEPTH[found[0].match_level]
-            ):
-                for c in rescued:
-                    c.reread = again
-                return rescued
-    return found
-
-
-def _match(parsed: ParsedAddress, index: AddressIndex) -> list[Candidate]:
     tsp = parsed.township_code
     if tsp:
         found = _match_in(parsed, index, tsp)

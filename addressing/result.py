@@ -27,14 +27,16 @@ MATCH_LEVELS = (
 class GeocodeResult:
     """Best standard address for a text, how far down it matched, and how sure we are.
 
-    ``score`` is 0-1 (see addressing.score for the rules); ``reasons`` lists every penalty
-    applied, so a low score can always be explained. ``alternatives`` holds the other
+    ``score`` is 0-1: the rule-based score of addressing.score (kept in ``raw_score``) mapped by
+    addressing.calibration to the share of answers with that raw score that were right on the
+    development split; ``reasons`` lists every penalty applied, so a low score can always be
+    explained. ``alternatives`` holds the other
     candidates when the match is ambiguous.
     """
 
     text: str
     match_level: str | None  # one of MATCH_LEVELS, None when nothing was recognised
-    score: float
+    score: float  # calibrated: the observed probability that the answer is right at its level
     address_id: str | None = None
     full_address: str | None = None
     lon: float | None = None  # EPSG:4490
@@ -48,6 +50,7 @@ class GeocodeResult:
     reasons: list[str] = field(default_factory=list)
     alternatives: list[Candidate] = field(default_factory=list)
     parsed: ParsedAddress | None = None
+    raw_score: float | None = None  # the rule-based score before calibration
 
     def to_dict(self, alternatives: int = 5) -> dict[str, Any]:
         """A JSON-ready dict: what the CLI, the HTTP API and the processes return."""
@@ -57,6 +60,7 @@ class GeocodeResult:
             "full_address": self.full_address,
             "match_level": self.match_level,
             "score": self.score,
+            "raw_score": self.raw_score,
             "lon": self.lon,
             "lat": self.lat,
             "county_code": self.county_code,

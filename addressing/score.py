@@ -4,35 +4,51 @@ The rules are simple and written down, so that every score can be explained (eac
 is recorded in ``GeocodeResult.reasons``):
 
 - a candidate starts from the level it was matched at: room, building and door 1.0,
-  compound 0.6, road 0.5;
+  interpolated door plate 0.7 (-0.1 when its number lies beyond the road's door plates, where
+  it is placed at the nearest end), compound 0.6, road 0.5;
 - the text named a part more specific than the match reached (a room, a building, a door
   plate that is not in the base): -0.3 for each such level;
-- a road or compound name found only by fuzzy matching: -0.1 each; a division name read
-  with a typo by the parser: -0.05 each; a conflict between division levels: -0.1 each
-  (-0.02 for a community, which the match does not rely on);
-- a candidate found by reading the text again (a typo in a mark such as 8撞, or a compound
-  named 楼… after a door plate): -0.05;
+- a road or compound name found only by fuzzy matching: -0.1 each; a division name (or a
+  road's suffix, 柳林璐) read with a typo by the parser: -0.05 each; a conflict between
+  division levels: -0.1 each (-0.02 for a community, which the match does not rely on);
 - a part of the text that disagrees with the candidate (road, door plate, compound, unit):
-  -0.15 each (a name that the base name contains agrees: 村路 in 崔岙村路);
+  -0.15 each (a name that the base name contains agrees: 村路 in 崔岙村路; a door range
+  12-14 agrees with door plate 12);
 - text left unread that holds numbers (and is not part of the candidate's compound name):
   -0.3;
 - a township that disagrees: -0.2; no township in the text: -0.02;
-- several candidates within 0.05 of the best one (ambiguity): the score is halved and the
+- several candidates within 0.05 of the best one (ambiguity): when they all lie in one
+  coarser standard address (rooms of one building, when the text left out the unit; buildings
+  on one door plate), that standard address is the answer, at the best score -0.1 for each
+  level climbed, with the candidates as alternatives; otherwise the score is halved and the
   others are returned as alternatives.
 
-Without a candidate the answer falls back to the township (0.2), county (0.1) or city (0.05)
-that the parser recognised, and to no level (0.0) otherwise.
+An interpolated door plate has no address_id; the nearest real door plate is its first
+alternative. Without a candidate the answer falls back to the community (0.3, at a point
+inside it, when the parser recognised one and the index knows its place), the township (0.2),
+county (0.1) or city (0.05) that the parser recognised, and to no level (0.0) otherwise.
+Every answer carries the division codes known: those of the standard address (its grid too)
+or, for a fallback, those the parser found.
 """
 
 from __future__ import annotations
 
-from addressing.match import Candidate
+from addressing.match import AddressIndex, Candidate
 from addressing.model import ParsedAddress
 from addressing.normalize import normalize
 from addressing.result import GeocodeResult
 
-_BASE = {"room": 1.0, "building": 1.0, "door": 1.0, "compound": 0.6, "road": 0.5}
-_DEPTH = {"road": 0, "compound": 0, "door": 1, "building": 2, "room": 3}
+_BASE = {
+    "room": 1.0,
+    "building": 1.0,
+    "door": 1.0,
+    "interpolated": 0.7,
+    "compound": 0.6,
+    "road": 0.5,
+}
+_DEPTH = {"road": 0, "compound": 0, "interpolated": 1, "door": 1, "building": 2, "room": 3}
+CLIMB_PENALTY = 0.1  # for each level climbed to the standard address that all candidates share
+COMMUNITY_SCORE = 0.3
 AMBIGUITY_GAP = 0.05
 
 
@@ -48,8 +64,8 @@ def _named_depth(parsed: ParsedAddress) -> int:
 
 
 def _explained(rest: str, cand: Candidate) -> bool:
-    """Whether unread text is part of the candidate's compound name as normalized (桂一弄堂 →
-    桂1弄堂, whose "1弄堂" the parser could not place)."""
+    """Whether unread text is part of the candidate's compound name as normalized (a name that
+    holds a number the parser could not place, such as 星河湾2期 read as 星河湾 + 2期)."""
     return bool(cand.compound) and rest in normalize(cand.compound or "")
 
 
@@ -57,10 +73,11 @@ def rate(parsed: ParsedAddress, cand: Candidate) -> tuple[float, list[str]]:
     """The score of one candidate for a parsed address, and the reasons for its penalties."""
     score = _BASE[cand.match_level]
     reasons: list[str] = []
-    if cand.reread is not None:
-        parsed = cand.reread
-        score -= 0.05
-        reasons.append("found by reading the text again (typo in a mark, or 号楼 + compound)")
+    if cand.match_level == "interpolated":
+        reasons.append(f"door plate not in the base: {cand.how}")
+        if cand.beyond:
+            score -= 0.1
+            reasons.append("door number beyond the road's door plates")
     missing = _named_depth(parsed) - _DEPTH[cand.match_level]
     if missing > 0:
         score -= 0.3 * missing
@@ -81,6 +98,8 @@ def rate(parsed: ParsedAddress, cand: Candidate) -> tuple[float, list[str]]:
         ("unit", parsed.unit, cand.unit if cand.level == "room" else parsed.unit, False),
     )
     for name, said, found, fuzzy in checks:
+        if name == "door_number" and said and found and found == said.split("-")[0]:
+            continue  # a door range (12-14) agrees with its first door plate
         if said and found and said not in found and not fuzzy:
             score -= 0.15
             reasons.append(f"{name} {said} disagrees with {found}")
@@ -96,7 +115,29 @@ def rate(parsed: ParsedAddress, cand: Candidate) -> tuple[float, list[str]]:
     return max(0.0, min(1.0, score)), reasons
 
 
-def _fallback(parsed: ParsedAddress) -> GeocodeResult:
+def _fallback(parsed: ParsedAddress, index: AddressIndex | None) -> GeocodeResult:
+    place = index.communities.get(parsed.community_code or "") if index is not None else None
+    if place is not None:
+        lon, lat, grid = place
+        return GeocodeResult(
+            text=parsed.text,
+            match_level="community",
+            score=COMMUNITY_SCORE,
+            full_address="".join(
+                p or "" for p in (parsed.province, parsed.city, parsed.county, parsed.township)
+            )
+            + (parsed.community or ""),
+            lon=lon,
+            lat=lat,
+            admin_code=parsed.community_code,
+            grid_code=grid,
+            how="community",
+            reasons=["no standard address matched: the community's place"],
+            parsed=parsed,
+            county_code=parsed.county_code,
+            township_code=parsed.township_code,
+            community_code=parsed.community_code,
+        )
     for level, code, value in (
         ("township", parsed.township_code, 0.2),
         ("county", parsed.county_code, 0.1),
@@ -108,27 +149,74 @@ def _fallback(parsed: ParsedAddress) -> GeocodeResult:
                 match_level=level,
                 score=value,
                 admin_code=code,
-                township_code=parsed.township_code,
                 reasons=["no standard address matched"],
                 parsed=parsed,
+                county_code=parsed.county_code,
+                township_code=parsed.township_code,
+                community_code=parsed.community_code,
             )
     return GeocodeResult(
         text=parsed.text, match_level=None, score=0.0, reasons=["nothing recognised"], parsed=parsed
     )
 
 
-def score(parsed: ParsedAddress, candidates: list[Candidate]) -> GeocodeResult:
-    """The best candidate as a GeocodeResult, with its score, level and alternatives."""
+def _ancestors(cand: Candidate, index: AddressIndex) -> list[Candidate]:
+    """The standard addresses above a candidate, nearest first (building, then door plate)."""
+    out: list[Candidate] = []
+    up = index.parent(cand)
+    while up is not None and len(out) < 2:
+        out.append(up)
+        up = index.parent(up)
+    return out
+
+
+def _shared(
+    best: Candidate, close: list[Candidate], index: AddressIndex
+) -> tuple[int, Candidate] | None:
+    """The nearest standard address above ``best`` that every close candidate lies in, and how
+    many levels up it is (None when there is none)."""
+    others = [{c.address_id, *(a.address_id for a in _ancestors(c, index))} for c in close]
+    for climbed, above in enumerate(_ancestors(best, index), start=1):
+        if all(above.address_id in ids for ids in others):
+            return climbed, above
+    return None
+
+
+def _key(item: tuple[float, list[str], Candidate]) -> tuple[float, str]:
+    return (-item[0], item[2].address_id or "")
+
+
+def score(
+    parsed: ParsedAddress, candidates: list[Candidate], index: AddressIndex | None = None
+) -> GeocodeResult:
+    """The best candidate as a GeocodeResult, with its score, level and alternatives.
+
+    With the ``index`` the candidates came from, an ambiguity between candidates that share a
+    coarser standard address is answered by that address, and a parsed community without a
+    match is answered at community level.
+    """
     if not candidates:
-        return _fallback(parsed)
-    rated = sorted(
-        ((*rate(parsed, c), c) for c in candidates), key=lambda t: (-t[0], t[2].address_id)
-    )
+        return _fallback(parsed, index)
+    rated = sorted(((*rate(parsed, c), c) for c in candidates), key=_key)
     best_score, reasons, best = rated[0]
     close = [c for s, _r, c in rated[1:] if best_score - s <= AMBIGUITY_GAP]
+    alternatives = [c for _s, _r, c in rated[1:6]]
     if close:
-        best_score /= 2
-        reasons = [*reasons, f"ambiguous: {len(close) + 1} candidates"]
+        shared = _shared(best, close, index) if index is not None else None
+        if shared is not None:
+            climbed, above = shared
+            best_score -= CLIMB_PENALTY * climbed
+            reasons = [
+                *reasons,
+                f"{len(close) + 1} candidates, all in one {above.level}: answered it",
+            ]
+            alternatives = [c for _s, _r, c in rated[:5]]
+            best = above
+        else:
+            best_score /= 2
+            reasons = [*reasons, f"ambiguous: {len(close) + 1} candidates"]
+    if best.nearest is not None:
+        alternatives = [best.nearest, *alternatives][:5]
     return GeocodeResult(
         text=parsed.text,
         match_level=best.match_level,
@@ -138,9 +226,12 @@ def score(parsed: ParsedAddress, candidates: list[Candidate]) -> GeocodeResult:
         lon=best.lon,
         lat=best.lat,
         admin_code=best.admin_code,
+        county_code=best.admin_code[:6],
         township_code=best.township_code,
+        community_code=best.admin_code,
+        grid_code=best.grid_code,
         how=best.how,
         reasons=reasons,
-        alternatives=[c for _s, _r, c in rated[1:6]],
+        alternatives=alternatives,
         parsed=parsed,
     )
