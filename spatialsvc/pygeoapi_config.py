@@ -21,6 +21,13 @@ FEATURES_PROVIDER = "spatialsvc.providers.features.PostGISFeatureProvider"
 TILES_PROVIDER = "spatialsvc.providers.tiles.PostGISTileProvider"
 RECORDS_PROVIDER = "spatialsvc.providers.records.CatalogueProvider"
 CATALOGUE_ID = "catalogue"
+JOB_MANAGER = "spatialsvc.processes.manager.JobManager"
+# OGC API - Processes: id → processor (spatialsvc.processes.geocode).
+PROCESSES = {
+    "geocode": "spatialsvc.processes.geocode.GeocodeProcessor",
+    "reverse-geocode": "spatialsvc.processes.geocode.ReverseGeocodeProcessor",
+    "geocode-batch": "spatialsvc.processes.geocode.GeocodeBatchProcessor",
+}
 TERRAIN_ID = "terrain_dem"
 HEADER = (
     "# Rendered by `spatialsvc config render` from layers/*.yml and the settings.\n"
@@ -149,6 +156,21 @@ def terrain_resource(settings: Settings, portable: bool) -> dict[str, Any]:
     }
 
 
+def process_resources() -> dict[str, Any]:
+    """The geocoder's processes, as pygeoapi resources."""
+    return {
+        pid: {"type": "process", "processor": {"name": name}} for pid, name in PROCESSES.items()
+    }
+
+
+def job_manager(settings: Settings, portable: bool) -> dict[str, Any]:
+    """pygeoapi's job manager: ours, on the service's database (no URL in the file)."""
+    jobs = settings.home / "jobs"
+    if portable and jobs.is_relative_to(PROJECT_DIR):
+        jobs = jobs.relative_to(PROJECT_DIR)
+    return {"name": JOB_MANAGER, "connection": "spatialsvc", "output_dir": str(jobs)}
+
+
 def render(settings: Settings, layers: dict[str, Layer], portable: bool = False) -> dict[str, Any]:
     """pygeoapi's configuration as a dict.
 
@@ -159,6 +181,7 @@ def render(settings: Settings, layers: dict[str, Layer], portable: bool = False)
     for layer in layers.values():
         resources[layer.id] = layer_resource(layer, settings)
     resources[TERRAIN_ID] = terrain_resource(settings, portable)
+    resources.update(process_resources())
     web = WEB_DIR.relative_to(PROJECT_DIR) if portable else WEB_DIR
     return {
         "server": {
@@ -180,6 +203,7 @@ def render(settings: Settings, layers: dict[str, Layer], portable: bool = False)
                 "attribution": "天地图 行政区划 | © OpenStreetMap contributors",
             },
             "templates": {"path": str(web / "templates"), "static": str(web / "static")},
+            "manager": job_manager(settings, portable),
         },
         "logging": {"level": "ERROR"},
         "metadata": _metadata(settings),

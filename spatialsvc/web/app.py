@@ -79,6 +79,8 @@ ROUTE_MODULES: list[str] = [
     "spatialsvc.web.tiles",
     "spatialsvc.web.features",
     "spatialsvc.web.vector_basemap",
+    "spatialsvc.web.geocode",
+    "spatialsvc.web.processes",
 ]
 
 

@@ -58,7 +58,8 @@ def test_checked_in_config_is_up_to_date_and_valid() -> None:
     checked_in = (ROOT / "pygeoapi-config.yml").read_text(encoding="utf-8")
     assert checked_in == pygeoapi_config.to_yaml(rendered), "run `spatialsvc config render`"
     assert validate_config(yaml.safe_load(checked_in))
-    assert set(layers) | {"catalogue", "terrain_dem"} == set(rendered["resources"])
+    expected = set(layers) | {"catalogue", "terrain_dem"} | set(pygeoapi_config.PROCESSES)
+    assert expected == set(rendered["resources"])
     assert "database" not in checked_in.lower() and "postgresql://" not in checked_in
 
 

@@ -1,0 +1,189 @@
+"""A PostgreSQL job manager for pygeoapi, on our database and our ``meta.process_job`` table.
+
+pygeoapi's own :class:`~pygeoapi.process.manager.postgresql.PostgreSQLManager` wants the
+database connection in its configuration, a ``public.jobs`` table, and GeoAlchemy2 (it imports
+pygeoapi's SQL feature provider). This one keeps the same behaviour (pygeoapi's
+:class:`~pygeoapi.process.manager.base.BaseManager` runs the jobs; async jobs in a background
+thread) and stores them through the service's connection pool:
+
+- the configuration carries no connection (``connection: spatialsvc`` means "the service's own
+  database"): the URL comes from the settings the app factory bound;
+- nothing connects when the manager is built, so the service starts before the migration is
+  applied; a missing table is then a clear error on the first job;
+- the table is ``meta.process_job`` (``sql/postgis/0008_jobs.sql``); job lists are paged in SQL,
+  newest first; dates are returned as pygeoapi formats them;
+- results are files in ``output_dir`` (under the service's home): every worker sharing the home
+  and the database sees every job.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError
+from pygeoapi.process.manager.base import BaseManager
+from pygeoapi.util import DATETIME_FORMAT, JobStatus
+
+from spatialsvc.db.pool import connection
+from spatialsvc.errors import ConfigError
+from spatialsvc.providers import context
+
+TABLE = sql.SQL("meta.process_job")
+COLUMNS = (
+    "identifier",
+    "type",
+    "process_id",
+    "created",
+    "started",
+    "updated",
+    "finished",
+    "status",
+    "location",
+    "mimetype",
+    "message",
+    "progress",
+)
+DATE_FIELDS = frozenset({"created", "started", "updated", "finished"})
+JSON_TYPES = (None, "application/json", "application/ld+json")
+
+
+def _formatted(row: tuple[Any, ...]) -> dict[str, Any]:
+    job = dict(zip(COLUMNS, row, strict=True))
+    for name in DATE_FIELDS:
+        value = job[name]
+        if isinstance(value, datetime):
+            job[name] = value.astimezone(UTC).strftime(DATETIME_FORMAT)
+    return job
+
+
+PROGRESS_SQL = sql.SQL(
+    "UPDATE {} SET status = 'running', progress = %s, message = %s, updated = now()"
+    " WHERE identifier = %s AND status IN ('accepted', 'running')"
+).format(TABLE)
+
+
+def report_progress(job_id: str, done: int, total: int) -> None:
+    """Record how far a running job is (5-94 %: pygeoapi writes 95 and 100 itself).
+
+    pygeoapi leaves a job 'accepted' until it writes the output: the first report marks it
+    'running'.
+    """
+    percent = 5 + int(89 * done / total) if total else 5
+    settings = context.current().settings
+    with connection(settings) as conn, conn.cursor() as cur:
+        cur.execute(PROGRESS_SQL, (percent, f"{done} of {total} addresses geocoded", job_id))
+
+
+class JobManager(BaseManager):
+    """Asynchronous jobs in ``meta.process_job``, shared by every worker of the service."""
+
+    def __init__(self, manager_def: dict[str, Any]) -> None:
+        super().__init__(manager_def)
+        self.is_async = True
+        self.supports_subscribing = True
+        folder = manager_def.get("output_dir")
+        self.output_dir: Path | None = Path(folder) if folder else None
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def _run(self, query: sql.Composable, params: Any = None) -> list[tuple[Any, ...]]:
+        settings = context.current().settings
+        with connection(settings) as conn, conn.cursor() as cur:
+            try:
+                cur.execute(query, params)
+            except psycopg2.errors.UndefinedTable:
+                raise ConfigError(
+                    "the job table meta.process_job is missing: run `spatialsvc db migrate`"
+                ) from None
+            return cur.fetchall() if cur.description is not None else [(cur.rowcount,)]
+
+    def _select(self) -> sql.Composed:
+        return sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), TABLE
+        )
+
+    def get_jobs(
+        self, status: JobStatus | None = None, limit: int | None = None, offset: int | None = None
+    ) -> dict[str, Any]:
+        """A page of jobs, newest first, and how many there are."""
+        where = sql.SQL(" WHERE status = %(status)s") if status is not None else sql.SQL("")
+        params = {
+            "status": status.value if status is not None else None,
+            "limit": limit,
+            "offset": offset or 0,
+        }
+        query = sql.SQL("{}{} ORDER BY created DESC, identifier LIMIT %(limit)s OFFSET %(offset)s")
+        rows = self._run(query.format(self._select(), where), params)
+        count = self._run(sql.SQL("SELECT count(*) FROM {}{}").format(TABLE, where), params)
+        return {"jobs": [_formatted(r) for r in rows], "numberMatched": int(count[0][0])}
+
+    def add_job(self, job_metadata: dict[str, Any]) -> str:
+        """Insert a job; returns its identifier."""
+        names = [c for c in COLUMNS if c in job_metadata]
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            TABLE,
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder(n) for n in names),
+        )
+        self._run(query, {n: job_metadata[n] for n in names})
+        return str(job_metadata["identifier"])
+
+    def update_job(self, job_id: str, update_dict: dict[str, Any]) -> bool:
+        """Update a job's known fields; True if the job exists."""
+        names = [c for c in COLUMNS if c in update_dict and c != "identifier"]
+        if not names:
+            return False
+        query = sql.SQL("UPDATE {} SET {} WHERE identifier = %(job_id)s").format(
+            TABLE,
+            sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(n)) for n in names
+            ),
+        )
+        params = {n: update_dict[n] for n in names} | {"job_id": job_id}
+        return bool(self._run(query, params)[0][0] == 1)
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """One job, with its dates as pygeoapi writes them."""
+        query = sql.SQL("{} WHERE identifier = %s").format(self._select())
+        rows = self._run(query, (job_id,))
+        if not rows:
+            raise JobNotFoundError()
+        return _formatted(rows[0])
+
+    def delete_job(self, job_id: str) -> bool:
+        """Delete a job and its result file."""
+        job = self.get_job(job_id)
+        deleted = self._run(
+            sql.SQL("DELETE FROM {} WHERE identifier = %s").format(TABLE), (job_id,)
+        )
+        location = job.get("location")
+        if location and self.output_dir is not None:
+            path = Path(location)
+            if path.parent == self.output_dir:
+                path.unlink(missing_ok=True)
+        return bool(deleted[0][0] == 1)
+
+    def get_job_result(self, job_id: str) -> tuple[Any, ...]:
+        """The job's MIME type and output (JSON decoded, anything else as bytes)."""
+        job = self.get_job(job_id)
+        if job["status"] != JobStatus.successful.value:
+            return (None,)
+        location, mimetype = job.get("location"), job.get("mimetype")
+        if not location or location == "None":
+            raise JobResultNotFoundError()
+        try:
+            path = Path(location)
+            if mimetype in JSON_TYPES:
+                return mimetype, json.loads(path.read_text(encoding="utf-8"))
+            return mimetype, path.read_bytes()
+        except (OSError, ValueError):
+            raise JobResultNotFoundError() from None
+
+    def __repr__(self) -> str:
+        return "<JobManager> meta.process_job"
