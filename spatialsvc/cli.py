@@ -192,3 +192,11 @@ main.add_command(ingest)
 from spatialsvc.catalogue_command import catalogue  # noqa: E402
 
 main.add_command(catalogue)
+
+from spatialsvc.address_command import address  # noqa: E402
+
+main.add_command(address)
+
+from spatialsvc.geocoding.command import geocode  # noqa: E402
+
+main.add_command(geocode)
