@@ -24,13 +24,25 @@ from typing import Any
 import numpy as np
 from pyproj import Geod
 
-from addressing.devset import Truth
-
 HIGH_SCORE = 0.8
 ERROR = "error"  # the match level recorded when the geocoder raised
 TRUE_LEVELS = ("room", "building", "door")
 PERCENTILES = (50, 90, 95, 99)
 _GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid differs from GRS80 by < 0.1 mm here
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One development-set row: a text and the standard address it was written from."""
+
+    text: str
+    address_id: str
+    level: str  # room, building or door
+    lon: float  # EPSG:4490
+    lat: float
+    building_address_id: str | None = None  # the building of a room (or the building itself)
+    noise: tuple[str, ...] = ()
+    full_address: str = ""
 
 
 @dataclass(frozen=True)
