@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     title: str = Field(default="海曙区空间地理信息服务", description="Title of the service.")
     default_limit: int = Field(default=100, ge=1)
     max_limit: int = Field(default=10_000, ge=1)
+    geocoder_preload: bool = Field(
+        default=True,
+        description="Build the geocoder's address index in the background when the service "
+        "starts (a few seconds), rather than on the first /geocode request.",
+    )
 
     @property
     def url(self) -> str:

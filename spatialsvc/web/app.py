@@ -8,9 +8,12 @@ different settings can live in one process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
+import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +114,30 @@ def _sync_catalogue(settings: Settings, layers: dict[str, Layer]) -> None:
         raise
 
 
+def _preload_geocoder(settings: Settings) -> None:
+    """Build the geocoder's index now, so that the first /geocode does not wait for it."""
+    from spatialsvc.geocoder_service import get_geocoder
+
+    try:
+        get_geocoder(settings)
+    except Exception:  # the first request will try again and answer with a clean error
+        LOG.exception("building the geocoder's index at start-up failed")
+
+
+def _lifespan(
+    settings: Settings,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if settings.geocoder_preload:
+            threading.Thread(
+                target=_preload_geocoder, args=(settings,), name="geocoder-preload", daemon=True
+            ).start()
+        yield
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI application from the settings."""
     settings = settings or get_settings()
@@ -122,6 +149,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = AppState(settings=settings, layers=layers, config=config)
     inner = _pygeoapi_app(state)
     routes = [*_our_routes(state), Mount("/", app=inner)]
-    app = Starlette(routes=routes, exception_handlers=HANDLERS)
+    app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=_lifespan(settings))
     app.state.spatialsvc = state
     return app
