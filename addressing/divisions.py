@@ -1,7 +1,8 @@
 """The national division dictionaries: names, abbreviations, codes and parents.
 
 Loaded from the CSV files under ``addressing/data`` (provinces, cities, counties, national
-townships, Zhejiang's communities; see data/SOURCES.md) once, lazily, by :func:`load`.
+townships, Zhejiang's communities, and the former and informal names of division_aliases.csv;
+see data/SOURCES.md) once, lazily, by :func:`load`.
 Division codes are hierarchical (2/4/6/9/12 digits), so an ancestor's code is a prefix of its
 descendant's: a chain of divisions is consistent when each code starts with the one above.
 """
@@ -44,6 +45,30 @@ SUFFIXES = (
     "旗",
 )
 _AUTONOMOUS = re.compile(r"^(.{2,}?)(?:[\u4e00-\u9fff]{1,5}?族)+自治[州县旗]$")
+# The municipalities: their one city is the placeholder "市辖区" with code province + "01".
+MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
+# Development zones, parks and the like: names that carry no abbreviation (开发区 is not 开发).
+ZONE_SUFFIXES = (
+    "开发区",
+    "园区",
+    "高新区",
+    "工业区",
+    "工业园",
+    "产业园",
+    "试验区",
+    "管理区",
+    "管委会",
+)
+# ... nor do new districts (浦东新区 is not 浦东新)
+_NO_SHORT = (*ZONE_SUFFIXES, "新区")
+# A zone name made of generic words only (开发区, 县开发区, 市经济技术开发区, 工业园区,
+# 高新区 …): it names no place, so it may only be read inside a division the text names.
+_GENERIC_ZONE = re.compile(
+    r"^[县市区]?(?:国家级)?"
+    r"(?:经济技术|经济|高新技术产业|高新技术|高新|工业|科技|产业|化工|物流|城市|出口加工|保税"
+    r"|综合|现代|农业|生态|旅游|东部|西部|南部|北部|城东|城西|城南|城北|[东西南北])*"
+    r"(?:开发区|园区|工业园|工业区|产业园|新区|高新区|开发园区|管委会|试验区)(?:管委会)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,23 @@ class Division:
     parent: str | None
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A former or informal name of a current division (a row of division_aliases.csv).
+
+    ``gated`` aliases (generic names such as 城区 or 郊区, names that are current names
+    elsewhere such as 桥东区, names listed under several parents) only count where the text
+    also names ``parent``.
+    """
+
+    name: str
+    code: str
+    level: str
+    kind: str
+    parent: str
+    gated: bool
+
+
 @dataclass
 class DivisionIndex:
     """All divisions by code, and every name and abbreviation by the divisions it may mean."""
@@ -65,6 +107,8 @@ class DivisionIndex:
     names: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
     # township code → county code
     township_county: dict[str, str] = field(default_factory=dict)
+    # former or informal name → [Alias] (division_aliases.csv)
+    aliases: dict[str, list[Alias]] = field(default_factory=dict)
 
     def lookup(self, name: str) -> list[Division]:
         """Every division that a name (full or abbreviated) may mean."""
@@ -104,6 +148,16 @@ def abbreviation(name: str) -> str | None:
     return None
 
 
+def is_generic_zone(name: str) -> bool:
+    """Whether a division name is made of generic zone words only (县开发区, 工业园区)."""
+    return _GENERIC_ZONE.match(name) is not None
+
+
+def is_zone(name: str) -> bool:
+    """Whether a division name is a development zone's or a park's (not a real division)."""
+    return name.endswith(ZONE_SUFFIXES) or is_generic_zone(name)
+
+
 def names_of(name: str, level: str) -> list[tuple[str, bool]]:
     """The names a division is written by: (name, is_full_name)."""
     out = [(name, True)]
@@ -115,7 +169,7 @@ def names_of(name: str, level: str) -> list[tuple[str, bool]]:
                     name += "村" if committee.startswith("村") else "社区"
                 out.append((name, True))
                 break
-    short = abbreviation(name)
+    short = None if name.endswith(_NO_SHORT) else abbreviation(name)
     if short and short != name:
         out.append((short, False))
     return out
@@ -139,9 +193,45 @@ def load() -> DivisionIndex:
     for row in _rows("streets.csv"):
         index.add(Division(row["code"], row["name"], "township", row["areaCode"]))
         index.township_county[row["code"]] = row["areaCode"]
+    _add_zone_names(index)
     for row in _rows("villages_330000_zhejiang.csv"):
         index.add(Division(row["code"], row["name"], "community", row["streetCode"]))
+    _add_aliases(index, _rows("division_aliases.csv"))
     return index
+
+
+def _add_zone_names(index: DivisionIndex) -> None:
+    """A county's zone named after it (昆山开发区) is also written with the county's full
+    name (昆山市开发区)."""
+    for code, county in index.township_county.items():
+        name = index.by_code[code].name
+        head = index.by_code.get(county)
+        short = abbreviation(head.name) if head else None
+        if head is None or not short or not name.startswith(short):
+            continue
+        zone = name[len(short) :]
+        if is_generic_zone(zone) and not zone.startswith(head.name[len(short) :]):
+            entries = index.names.setdefault(head.name + zone, [])
+            if all(c != code for c, _ in entries):
+                entries.append((code, True))
+
+
+def _add_aliases(index: DivisionIndex, rows: list[dict[str, str]]) -> None:
+    """Index the former and informal names of current divisions (see data/SOURCES.md)."""
+    parents: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        parents[row["alias"]].add(row["parent_code"])
+    for row in rows:
+        name, code = row["alias"], row["code"]
+        if code not in index.by_code or name == index.by_code[code].name:
+            continue
+        elsewhere = any(
+            c != code and index.by_code[c].level != "community"
+            for c, _ in index.names.get(name, ())
+        )
+        gated = bool(row["parent_code"]) and (elsewhere or len(parents[name]) > 1)
+        alias = Alias(name, code, row["level"], row["kind"], row["parent_code"], gated)
+        index.aliases.setdefault(name, []).append(alias)
 
 
 def level_of(code: str) -> str:

@@ -71,12 +71,28 @@ def _traditional_chars() -> frozenset[str]:
     return frozenset(c for c, s in zip(chars, simplified, strict=True) if c != s)
 
 
+@lru_cache(maxsize=1)
+def _kept_chars() -> frozenset[str]:
+    """Characters that OpenCC would simplify but that official division names (township level
+    and above) are written with: 乾 in 乾安县, 於 in 於潜镇, 濛 in 濛江镇. They are kept."""
+    from addressing.divisions import CODE_LENGTH, load
+
+    trad = _traditional_chars()
+    names = (d.name for d in load().by_code.values() if len(d.code) <= CODE_LENGTH["township"])
+    return frozenset(ch for name in names for ch in name if ch in trad)
+
+
 def to_simplified(text: str) -> str:
-    """Traditional → simplified with OpenCC, skipped when no character would change."""
+    """Traditional → simplified with OpenCC, skipped when no character would change; the
+    characters of official division names (see _kept_chars) stay as written."""
     trad = _traditional_chars()
     for ch in text:
         if ch in trad:
-            return str(_converter().convert(text))
+            out = str(_converter().convert(text))
+            kept = _kept_chars()
+            if len(out) == len(text) and any(c in kept for c in text):
+                out = "".join(a if a in kept else b for a, b in zip(text, out, strict=True))
+            return out
     return text
 
 

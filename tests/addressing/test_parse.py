@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rapidfuzz.distance import Levenshtein
 
-from addressing.divisions import abbreviation, load
+from addressing.divisions import PLACEHOLDERS, abbreviation, is_generic_zone, load
 from addressing.normalize import normalize
 from addressing.parse import parse
 from spatialsvc.demo.clerk import write_many_like_clerks
@@ -169,3 +169,48 @@ def test_division_index() -> None:
 )
 def test_abbreviation(name: str, short: str | None) -> None:
     assert abbreviation(name) == short
+
+
+def test_every_former_name_reads_as_its_current_division_within_its_parent() -> None:
+    """Each row of division_aliases.csv, written after its parent's name (大同市 + 矿区)."""
+    index = load()
+    rows = [a for aliases in index.aliases.values() for a in aliases if a.parent]
+    assert len(rows) >= 400
+    misses = []
+    for alias in rows:
+        parent = index.by_code[alias.parent].name
+        if parent in PLACEHOLDERS:  # a municipality's city: its province's name
+            parent = index.by_code[alias.parent[:2]].name
+        got = getattr(parse(parent + alias.name), f"{alias.level}_code")
+        if got != alias.code:
+            misses.append((parent + alias.name, alias.code, got))
+    assert misses == []
+
+
+def test_generic_former_names_need_their_parent() -> None:
+    """城区, 郊区, 桥东区 … alone never become the former district of one city."""
+    index = load()
+    gated = [
+        a for aliases in index.aliases.values() for a in aliases if a.gated and a.level == "county"
+    ]
+    assert {"城区", "郊区", "矿区", "市中区", "桥东区"} <= {a.name for a in gated}
+    for alias in gated:
+        got = getattr(parse(alias.name + "人民路1号"), f"{alias.level}_code")
+        assert got != alias.code, alias
+
+
+@pytest.mark.parametrize(
+    ("name", "generic"),
+    [
+        ("开发区", True),
+        ("县开发区", True),
+        ("市经济技术开发区", True),
+        ("工业园区", True),
+        ("高新区", True),
+        ("昆山开发区", False),
+        ("浦东新区", False),
+        ("苏州工业园区", False),
+    ],
+)
+def test_generic_zone(name: str, generic: bool) -> None:
+    assert is_generic_zone(name) is generic
