@@ -17,6 +17,7 @@ import io
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -156,39 +157,77 @@ def place_point(item: dict[str, Any], crs: PointCRS) -> None:
 # The shared geocoder
 
 
+# The tables the index is built from; their data versions (migration 0005: bumped by a trigger
+# after every write) tell when the index is out of date.
+INDEX_TABLES = ("base.standard_address", "base.grid", "base.admin_division")
+RECHECK_SECONDS = 1.0  # how often, at most, the versions are read
+_VERSIONS_SQL = (
+    "SELECT coalesce(array_agg(table_name || ':' || version ORDER BY table_name), '{}') "
+    "FROM meta.layer_version WHERE table_name = ANY(%s)"
+)
+
+
+@dataclass
+class _Built:
+    geocoder: Geocoder
+    versions: tuple[str, ...]
+    checked: float  # time.monotonic() of the last version check
+
+
 class GeocoderHolder:
-    """One :class:`Geocoder` per database URL, built on first use and shared by all threads."""
+    """One :class:`Geocoder` per database URL, built on first use and shared by all threads.
+
+    It is rebuilt when the standard addresses, grids or divisions change (their data versions
+    are read at most once a second), so an ingest or a reload is picked up without a restart.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._geocoders: dict[str, Geocoder] = {}
+        self._built: dict[str, _Built] = {}
+
+    @staticmethod
+    def _versions(settings: Settings) -> tuple[str, ...]:
+        with connection(settings) as conn, conn.cursor() as cur:
+            cur.execute(_VERSIONS_SQL, (list(INDEX_TABLES),))
+            row = cur.fetchone()
+        return tuple(row[0]) if row else ()
 
     def get(self, settings: Settings) -> Geocoder:
         """The geocoder for the settings' database (built now if needed: about 2 s)."""
         key = database_url(settings)
-        found = self._geocoders.get(key)
-        if found is not None:
-            return found
+        found = self._built.get(key)
+        now = time.monotonic()
+        if found is not None and now - found.checked < RECHECK_SECONDS:
+            return found.geocoder
+        versions = self._versions(settings)
+        if found is not None and found.versions == versions:
+            found.checked = now
+            return found.geocoder
         with self._lock:
-            found = self._geocoders.get(key)
-            if found is None:
+            found = self._built.get(key)
+            if found is None or found.versions != versions:
                 from addressing.geocode import Geocoder
 
-                LOG.info("building the geocoder's index")
+                LOG.info("building the geocoder's index (data versions %s)", versions)
                 with connection(settings) as conn:
-                    found = Geocoder(conn)
-                _warm_up(found)
-                self._geocoders[key] = found
-            return found
+                    geocoder = Geocoder(conn)
+                _warm_up(geocoder)
+                found = _Built(geocoder, versions, time.monotonic())
+                self._built[key] = found
+            return found.geocoder
 
     def ready(self, key: str) -> Geocoder | None:
-        """The geocoder of a database URL if it is built, else None."""
-        return self._geocoders.get(key)
+        """The geocoder of a database URL if it is built and its data versions were checked
+        within the last RECHECK_SECONDS, else None (then :meth:`get` checks; never blocks)."""
+        found = self._built.get(key)
+        if found is None or time.monotonic() - found.checked >= RECHECK_SECONDS:
+            return None
+        return found.geocoder
 
     def clear(self) -> None:
-        """Forget every geocoder (tests; after the standard addresses were reloaded)."""
+        """Forget every geocoder."""
         with self._lock:
-            self._geocoders.clear()
+            self._built.clear()
 
 
 # Texts that take the parser's slower paths (traditional characters, a misspelt district, a
@@ -272,7 +311,8 @@ def geocode(settings: Settings, text: str, crs: PointCRS, alternatives: int = 5)
 
 
 def ready_geocoder(key: str) -> Geocoder | None:
-    """The geocoder of a database URL if it is already built, else None (never blocks)."""
+    """The geocoder of a database URL if it is built and known current, else None (never
+    blocks: call :func:`get_geocoder` in a thread then)."""
     return HOLDER.ready(key)
 
 

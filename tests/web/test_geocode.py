@@ -209,3 +209,41 @@ def test_openapi_declares_geocoding_and_processes(client) -> None:  # type: igno
     assert {"/geocode", "/reverse", "/processes", "/jobs"} <= set(paths)
     names = {p["name"] for p in paths["/geocode"]["get"]["parameters"]}
     assert {"q", "crs", "limit", "f"} <= names
+
+
+def test_a_new_standard_address_is_found_without_a_restart(client, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The service's index follows base.standard_address: a room added by an ingest is found."""
+    import time
+
+    with psycopg2.connect(db_url) as c, c.cursor() as cur:
+        cur.execute(
+            "SELECT address_id, full_address, room FROM base.standard_address "
+            "WHERE level = 'room' ORDER BY address_id LIMIT 1"
+        )
+        address_id, full_address, room = cur.fetchone()
+    new_room = "9" + room  # a room number that exists nowhere in the building
+    new_text = full_address.replace(f"{room}室", f"{new_room}室")
+    assert new_text != full_address
+    before = client.get("/geocode", params={"q": new_text}).json()
+    assert before["address_id"] != "Z_TEST_NEW_ROOM"
+    try:
+        with psycopg2.connect(db_url) as c, c.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO base.standard_address
+                SELECT 'Z_TEST_NEW_ROOM', admin_code, province, city, county, township,
+                       community, road, door_number, compound, building, unit, floor, %s,
+                       %s, level, geom, township_code, compound_id, building_id
+                FROM base.standard_address WHERE address_id = %s
+                """,
+                (new_room, new_text, address_id),
+            )
+        time.sleep(1.2)  # the service reads the data versions at most once a second
+        after = client.get("/geocode", params={"q": new_text}).json()
+        assert (after["address_id"], after["match_level"]) == ("Z_TEST_NEW_ROOM", "room")
+    finally:
+        with psycopg2.connect(db_url) as c, c.cursor() as cur:
+            cur.execute("DELETE FROM base.standard_address WHERE address_id = 'Z_TEST_NEW_ROOM'")
+        time.sleep(1.2)
+    gone = client.get("/geocode", params={"q": new_text}).json()
+    assert gone["address_id"] != "Z_TEST_NEW_ROOM"
