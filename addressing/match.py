@@ -12,9 +12,9 @@ first number.
 
 Each row carries the code of the grid (base.grid) that holds its point, found once by one
 spatial join when the index loads; the index also holds a point (point on surface) and grid
-code for every community, for answers at community level, and the parent of each standard
-address (room → its building's row, building → its door plate's row), for answers at a
-coarser level when several rooms fit.
+code for every county, township and community, for answers at those levels, and the parent
+of each standard address (room → its building's row, building → its door plate's row), for
+answers at a coarser level when several rooms fit.
 
 A door number that is not in the base, on a road that is, is interpolated (match level
 ``interpolated``): between the nearest door plates of the same parity (odd/even) on that road
@@ -53,11 +53,12 @@ LEFT JOIN (
 ) ga ON ga.address_id = a.address_id
 ORDER BY a.address_id
 """
-# a point inside each community, and its grid
-_COMMUNITIES = """
+# a point inside each county, township and community, and the grid there
+_PLACES = """
 SELECT DISTINCT ON (d.code) d.code, ST_X(d.p), ST_Y(d.p), g.code
 FROM (
-    SELECT code, ST_PointOnSurface(geom) AS p FROM base.admin_division WHERE level = 'community'
+    SELECT code, ST_PointOnSurface(geom) AS p FROM base.admin_division
+    WHERE level IN ('county', 'township', 'community')
 ) d
 LEFT JOIN base.grid g ON ST_Intersects(g.geom, d.p)
 ORDER BY d.code, g.code
@@ -98,11 +99,11 @@ class AddressIndex:
     def __init__(
         self,
         rows: Iterable[Row],
-        communities: Iterable[tuple[str, float, float, str | None]] = (),
+        places: Iterable[tuple[str, float, float, str | None]] = (),
     ) -> None:
         self.rows: list[Row] = [r if len(r) == 15 else (*r, *(None,) * (15 - len(r))) for r in rows]
-        # community code → (lon, lat, grid code)
-        self.communities = {c: (x, y, g) for c, x, y, g in communities}
+        # county, township or community code → (lon, lat, grid code) of a point inside it
+        self.places = {c: (x, y, g) for c, x, y, g in places}
         self.building_row: dict[str, int] = {}  # building_id → its building-level row
         self.door_row: dict[tuple[str, str, str], int] = {}  # (township, road, door) → door row
         # (township, road) → [(door number as int, row)], sorted: for interpolation
@@ -175,9 +176,9 @@ class AddressIndex:
                 cur.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
             cur.execute(_QUERY)
             rows = cur.fetchall()
-            cur.execute(_COMMUNITIES)
-            communities = cur.fetchall()
-        return cls(rows, communities)
+            cur.execute(_PLACES)
+            places = cur.fetchall()
+        return cls(rows, places)
 
     def candidate(
         self, i: int, how: str, match_level: str, fuzzy: tuple[str, ...] = ()

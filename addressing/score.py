@@ -26,7 +26,8 @@ is recorded in ``GeocodeResult.reasons``):
 An interpolated door plate has no address_id; the nearest real door plate is its first
 alternative. Without a candidate the answer falls back to the community (0.3, at a point
 inside it, when the parser recognised one and the index knows its place), the township (0.2),
-county (0.1) or city (0.05) that the parser recognised, and to no level (0.0) otherwise.
+county (0.1) or city (0.05) that the parser recognised (at a point inside the township or
+county when the base holds its polygon), and to no level (0.0) otherwise.
 Every answer carries the division codes known: those of the standard address (its grid too)
 or, for a fallback, those the parser found.
 """
@@ -116,7 +117,8 @@ def rate(parsed: ParsedAddress, cand: Candidate) -> tuple[float, list[str]]:
 
 
 def _fallback(parsed: ParsedAddress, index: AddressIndex | None) -> GeocodeResult:
-    place = index.communities.get(parsed.community_code or "") if index is not None else None
+    places = index.places if index is not None else {}
+    place = places.get(parsed.community_code or "")
     if place is not None:
         lon, lat, grid = place
         return GeocodeResult(
@@ -144,12 +146,16 @@ def _fallback(parsed: ParsedAddress, index: AddressIndex | None) -> GeocodeResul
         ("city", parsed.city_code, 0.05),
     ):
         if code:
+            where = places.get(code)  # a point inside the division, where the base has it
             return GeocodeResult(
                 text=parsed.text,
                 match_level=level,
                 score=value,
                 admin_code=code,
-                reasons=["no standard address matched"],
+                lon=where[0] if where else None,
+                lat=where[1] if where else None,
+                reasons=["no standard address matched"]
+                + (["the division's place: a point inside it"] if where else []),
                 parsed=parsed,
                 county_code=parsed.county_code,
                 township_code=parsed.township_code,

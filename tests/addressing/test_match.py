@@ -86,6 +86,22 @@ def test_register_addresses(db: psycopg2.extensions.connection, geocoder: Geocod
     assert high_wrong / high <= 0.005
 
 
+def test_unknown_compound_falls_back_to_its_township_with_a_point(
+    db: psycopg2.extensions.connection, geocoder: Geocoder
+) -> None:
+    """集士港镇 is unique in China: a compound the base does not hold is placed in the township."""
+    r = geocoder.geocode("集士港镇万科金色城市8-10-1604")
+    assert (r.match_level, r.township_code, r.address_id) == ("township", "330203102", None)
+    assert r.lon is not None and r.lat is not None
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4490)) "
+            "FROM base.admin_division WHERE code = '330203102'",
+            (r.lon, r.lat),
+        )
+        assert cur.fetchone() == (True,)
+
+
 @pytest.mark.parametrize("text", ["今天天气很好", "asdfghjkl", "", "1234567", "火星基地99号"])
 def test_nonsense_gets_no_address(geocoder: Geocoder, text: str) -> None:
     r = geocoder.geocode(text)
