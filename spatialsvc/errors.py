@@ -62,3 +62,21 @@ class CRSError(InvalidInput):
 
 class GeometryError(InvalidInput):
     """Geometries are invalid and the caller asked to reject them, or none are usable."""
+
+
+class Unauthorized(SpatialsvcError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    status_code = 401
+
+
+class Forbidden(SpatialsvcError):
+    """The caller is known but may not do this."""
+
+    status_code = 403
+
+
+class Conflict(SpatialsvcError):
+    """The thing is not in a state that allows this (already exists, already decided)."""
+
+    status_code = 409

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +73,23 @@ class Settings(BaseSettings):
         description="Build the geocoder's address index in the background when the service "
         "starts (a few seconds), rather than on the first /geocode request.",
     )
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs bearer tokens (HS256); when unset, a random one is kept in "
+        "HOME/token-secret (created 0600 on first use).",
+    )
+    token_max_ttl: int = Field(default=86_400, ge=60, description="Longest token life (s).")
+    oidc_issuer: str | None = Field(
+        default=None, description="Issuer (iss) whose RS256/ES256 tokens are accepted."
+    )
+    oidc_jwks_file: Path | None = Field(
+        default=None, description="The issuer's signing keys (a JWKS file; never fetched)."
+    )
+    oidc_audience: str | None = Field(default=None, description="Required aud, if any.")
+    oidc_department_claim: str = Field(
+        default="department", description="Claim holding the caller's department code."
+    )
+    oidc_role_claim: str = Field(default="role", description="Claim holding the caller's role.")
 
     @property
     def url(self) -> str:
