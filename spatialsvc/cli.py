@@ -200,3 +200,12 @@ main.add_command(address)
 from spatialsvc.geocoding.command import geocode  # noqa: E402
 
 main.add_command(geocode)
+
+from spatialsvc.auth.command import application, auth  # noqa: E402
+
+main.add_command(auth)
+main.add_command(application)
+
+from spatialsvc.audit.command import audit  # noqa: E402
+
+main.add_command(audit)
