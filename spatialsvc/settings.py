@@ -90,6 +90,17 @@ class Settings(BaseSettings):
         default="department", description="Claim holding the caller's department code."
     )
     oidc_role_claim: str = Field(default="role", description="Claim holding the caller's role.")
+    access_control: bool = Field(
+        default=False,
+        description="Enforce sharing levels, masking, rate limits and audit on every route "
+        "(spatialsvc.web.access). Off for now; a later change makes it the default.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Requests per minute per key (per address for the "
+        "public), with access control on; 0 turns the limit off.",
+    )
 
     @property
     def url(self) -> str:

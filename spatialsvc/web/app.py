@@ -125,8 +125,10 @@ def _preload_geocoder(settings: Settings) -> None:
 
 
 def _lifespan(
-    settings: Settings,
+    state: AppState,
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    settings = state.settings
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if settings.geocoder_preload:
@@ -134,6 +136,8 @@ def _lifespan(
                 target=_preload_geocoder, args=(settings,), name="geocoder-preload", daemon=True
             ).start()
         yield
+        for shutdown in state.extras.get("on_shutdown", []):
+            shutdown()
 
     return lifespan
 
@@ -149,6 +153,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = AppState(settings=settings, layers=layers, config=config)
     inner = _pygeoapi_app(state)
     routes = [*_our_routes(state), Mount("/", app=inner)]
-    app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=_lifespan(settings))
+    middleware = []
+    if settings.access_control:
+        from spatialsvc.web.access import middleware as access_middleware
+
+        middleware = access_middleware(state)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=HANDLERS,
+        lifespan=_lifespan(state),
+    )
     app.state.spatialsvc = state
     return app

@@ -1,0 +1,767 @@
+"""Access control for every route: one ASGI middleware, deny by default (issue 6).
+
+Per request: the credentials (``Authorization: Bearer`` an API key or a token, or
+``X-API-Key``) give a :class:`~spatialsvc.auth.principal.Principal`, the path gives a
+:class:`Target` (which resource, and whether data or only metadata is asked for), and
+:func:`spatialsvc.auth.policy.decide` or :func:`~spatialsvc.auth.policy.metadata_visible`
+gives the answer. A path that is not classified is refused unless it is in :data:`FREE_PATHS`.
+
+Responses are changed only where they must be, and only those are buffered: the collection
+list, the OpenAPI document and catalogue records lose what the caller may not see; GeoJSON
+features of a resource with masked fields go through :meth:`Decision.apply`. A body that
+cannot be filtered (HTML, CSV, JSON-LD) is refused with 406 when filtering was needed.
+Vector tiles are not masked yet: a caller who would see any field masked or left out gets 403
+for a resource's tiles, so the one cached tile is only ever served to callers who may see all
+of it. Every classified request is audited through :class:`AuditBuffer`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import queue
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import psycopg2
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, QueryParams
+from starlette.middleware import Middleware
+
+from spatialsvc.audit import Event
+from spatialsvc.auth import keys, tokens
+from spatialsvc.auth.grants import Grant, grants_for
+from spatialsvc.auth.policy import (
+    Decision,
+    Resource,
+    decide,
+    metadata_visible,
+    resources_from_layers,
+)
+from spatialsvc.auth.principal import PUBLIC, Principal
+from spatialsvc.errors import SpatialsvcError, Unauthorized
+from spatialsvc.layers import Sharing
+from spatialsvc.pygeoapi_config import CATALOGUE_ID, TERRAIN_ID
+from spatialsvc.web.audit_buffer import AuditBuffer
+from spatialsvc.web.errors import RETRY_AFTER_SECONDS, exception_body
+
+if TYPE_CHECKING:
+    from spatialsvc.settings import Settings
+    from spatialsvc.web.app import AppState
+
+LOG = logging.getLogger("spatialsvc.web.access")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+Kind = Literal["free", "list", "metadata", "data", "tile", "records"]
+
+GEOCODE_RESOURCE = "standard_address"
+"""/geocode, /reverse, processes and jobs answer with standard addresses: that layer's rules."""
+
+FREE_PATHS: tuple[str, ...] = ("/", "/conformance", "/openapi", "/processes", "/TileMatrixSets")
+"""Resource-free paths (exact), allowed to everyone."""
+FREE_PREFIXES: tuple[str, ...] = ("/static/", "/basemaps/", "/TileMatrixSets/")
+"""Resource-free path prefixes (static files, basemaps, tile matrix sets)."""
+
+VARY = (b"vary", b"Authorization, X-API-Key")
+"""Every answer depends on the credentials: shared caches must key on them."""
+HTML_OK = frozenset({"metadata.landing", "metadata.openapi"})
+"""Lists whose HTML page names no resource (the landing page; Swagger UI loads the JSON)."""
+SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key"})
+MASKABLE_TYPES = ("application/geo+json", "application/json")
+_METADATA_TAILS = re.compile(r"^(queryables|schema|tiles|tiles/[^/]+|tiles/[^/]+/metadata)$")
+_TILE_TAIL = re.compile(r"^tiles/[^/]+/[^/]+/[^/]+/[^/]+$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request asks for: ``kind`` and, except for free paths and lists, a resource."""
+
+    kind: Kind
+    resource: str | None = None
+    action: str = "data.read"
+    item: bool = False
+
+
+def classify(path: str) -> Target | None:
+    """The target of a path, or None when the path is unknown (refused)."""
+    path = path.rstrip("/") or "/"
+    if path in FREE_PATHS or path.startswith(FREE_PREFIXES):
+        if path == "/":
+            return Target("list", action="metadata.landing")
+        if path == "/openapi":
+            return Target("list", action="metadata.openapi")
+        return Target("free", action="free")
+    if path in ("/geocode", "/reverse"):
+        return Target("data", GEOCODE_RESOURCE, action=f"geocode.{path[1:]}")
+    parts = path.split("/")[1:]
+    if parts[0] == "processes" and len(parts) == 2:
+        return Target("free", action="free")  # a process's description
+    if parts[0] == "processes" and len(parts) == 3 and parts[2] == "execution":
+        return Target("data", GEOCODE_RESOURCE, action="process.execute")
+    if parts[0] == "jobs" and len(parts) <= 3:
+        return Target("data", GEOCODE_RESOURCE, action="process.job")
+    if parts[0] != "collections":
+        return None
+    if len(parts) == 1:
+        return Target("list", action="metadata.list")
+    cid, tail = parts[1], "/".join(parts[2:])
+    if tail == "" or _METADATA_TAILS.match(tail):
+        return Target("metadata", cid, action="metadata.read")
+    if tail == "items" or (tail.startswith("items/") and tail.count("/") == 1):
+        kind: Kind = "records" if cid == CATALOGUE_ID else "data"
+        return Target(kind, cid, action="data.read", item=tail != "items")
+    if _TILE_TAIL.match(tail):
+        return Target("tile", cid, action="tile.read")
+    if tail == "coverage":
+        return Target("data", cid, action="coverage.read")
+    return None
+
+
+def credential(headers: Headers) -> str | None:
+    """The presented API key or token, if any."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return ""  # present but not a bearer credential: refused
+    key = headers.get("x-api-key")
+    return key.strip() if key is not None else None
+
+
+def restricted_fields(resource: Resource, decision: Decision) -> frozenset[str]:
+    """Fields the caller may not see in clear (masked or left out)."""
+    clear = frozenset(decision.fields_visible) - decision.masked_fields
+    return frozenset(resource.fields) - clear
+
+
+class _Pool:
+    """A few idle connections for authentication and grants (autocommit, read-only use)."""
+
+    def __init__(self, connect: Callable[[], Any], size: int = 8) -> None:
+        self._connect = connect
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue(size)
+
+    def run(self, work: Callable[[Any], Any]) -> Any:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+            conn.autocommit = True
+        try:
+            result = work(conn)
+        except Exception:
+            conn.close()
+            raise
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+        return result
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class RateLimiter:
+    """A token bucket per caller, in this process's memory; ``per_minute`` 0 turns it off."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, who: str, now: float | None = None) -> float:
+        """0 if the request may go ahead, else the seconds to wait before the next one."""
+        if self.capacity <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens_left, last = self._buckets.get(who, (self.capacity, now))
+            tokens_left = min(self.capacity, tokens_left + (now - last) * self.rate)
+            if tokens_left >= 1.0:
+                self._buckets[who] = (tokens_left - 1.0, now)
+                return 0.0
+            self._buckets[who] = (tokens_left, now)
+            return (1.0 - tokens_left) / self.rate
+
+
+def resources_for(state: AppState) -> dict[str, Resource]:
+    """Every collection the service publishes, as the policy sees it."""
+    resources = resources_from_layers(state.layers)
+    # The catalogue is filtered record by record; the demo terrain is open (generated data).
+    resources[CATALOGUE_ID] = Resource(id=CATALOGUE_ID, department="", sharing="open")
+    resources[TERRAIN_ID] = Resource(id=TERRAIN_ID, department="", sharing="open")
+    return resources
+
+
+# -- response bodies ------------------------------------------------------------------------
+
+
+def filter_collections(document: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The collection list (or landing page) without hidden collections."""
+    if isinstance(document.get("collections"), list):
+        document["collections"] = [
+            c
+            for c in document["collections"]
+            if not (isinstance(c, dict) and c.get("id") in hidden)
+        ]
+    if isinstance(document.get("links"), list):
+        document["links"] = [
+            link
+            for link in document["links"]
+            if not any(f"/collections/{h}" in str(link.get("href", "")) for h in hidden)
+        ]
+    return document
+
+
+def _names_hidden(path: str, hidden: frozenset[str]) -> bool:
+    return any(path == f"/collections/{h}" or path.startswith(f"/collections/{h}/") for h in hidden)
+
+
+def filter_openapi(document: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The OpenAPI document without the paths and tags of hidden collections."""
+    paths = document.get("paths")
+    if isinstance(paths, dict):
+        document["paths"] = {
+            p: v
+            for p, v in paths.items()
+            if not any(
+                p == f"/collections/{h}" or p.startswith(f"/collections/{h}/") for h in hidden
+            )
+        }
+    if isinstance(document.get("tags"), list):
+        document["tags"] = [
+            t for t in document["tags"] if not (isinstance(t, dict) and t.get("name") in hidden)
+        ]
+    return document
+
+
+def record_visible(principal: Principal, record: Mapping[str, Any]) -> bool:
+    """May the caller see this catalogue record?"""
+    props = record.get("properties") or {}
+    sharing: Sharing = "none"
+    for level in ("open", "unconditional", "conditional"):
+        if props.get("sharing") == level:
+            sharing = level
+    resource = Resource(
+        id=str(record.get("id")),
+        department=str(props.get("department_code") or ""),
+        sharing=sharing,
+    )
+    return metadata_visible(principal, resource)
+
+
+def mask_features(document: dict[str, Any], decision: Decision) -> int:
+    """Apply the decision to every feature's properties, in place; return the feature count."""
+    features = document.get("features")
+    if isinstance(features, list):
+        for feature in features:
+            if isinstance(feature, dict):
+                feature["properties"] = decision.apply(feature.get("properties") or {})
+        return len(features)
+    if document.get("type") == "Feature":
+        document["properties"] = decision.apply(document.get("properties") or {})
+        return 1
+    return 0
+
+
+# -- the middleware -------------------------------------------------------------------------
+
+
+@dataclass
+class _Caller:
+    principal: Principal
+    grants: tuple[Grant, ...]
+
+
+@dataclass
+class _Outcome:
+    status: int = 0
+    returned: int | None = None
+
+
+class AccessMiddleware:
+    """Authentication, the access decision, filtering, rate limits and audit for every route."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: AppState,
+        buffer: AuditBuffer | None = None,
+        pool: _Pool | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        from spatialsvc.db.connect import connect
+
+        settings = state.settings
+        self.app = app
+        self.settings: Settings = settings
+        self.resources: dict[str, Resource] = state.extras.setdefault(
+            "access_resources", resources_for(state)
+        )
+        self.pool = pool or _Pool(lambda: connect(settings, "spatialsvc-access"))
+        self.audit = buffer
+        self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
+
+    # The entry point.
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call (lifespan and websockets pass through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        target = classify(scope["path"])
+        if target is not None and target.kind == "free":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        outcome = _Outcome()
+        caller: _Caller | None = None
+        try:
+            caller = await self._caller(headers)
+        except Unauthorized as exc:
+            wait = self.limiter.take("fail:" + self._bucket(PUBLIC, scope))
+            if wait > 0:  # guessing keys is limited per address
+                await self._too_many(send, outcome, wait)
+            else:
+                await self._error(send, outcome, 401, exc.message, "Unauthorized")
+        except SpatialsvcError as exc:
+            LOG.error("authentication failed: %s", exc.message)
+            await self._error(send, outcome, exc.status_code, "internal error", "ServerError")
+        except psycopg2.Error:
+            LOG.exception("authentication failed in the database")
+            await self._error(
+                send,
+                outcome,
+                503,
+                "the service is temporarily unavailable",
+                "ServiceUnavailable",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        try:
+            if caller is not None:
+                await self._admit(scope, receive, send, target, caller, outcome)
+        finally:
+            await self._record(scope, target, caller, outcome, started)
+
+    async def _admit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: Target | None,
+        caller: _Caller,
+        outcome: _Outcome,
+    ) -> None:
+        wait = self.limiter.take(self._bucket(caller.principal, scope))
+        if wait > 0:
+            await self._too_many(send, outcome, wait)
+        elif target is None:
+            await self._error(send, outcome, 404, f"no such path: {scope['path']}", "NotFound")
+        else:
+            await self._serve(scope, receive, send, target, caller, outcome)
+
+    async def _caller(self, headers: Headers) -> _Caller:
+        presented = credential(headers)
+        if presented is None:
+            return _Caller(PUBLIC, ())
+        if presented == "":
+            raise Unauthorized("send the API key or token as `Authorization: Bearer …`")
+        return await run_in_threadpool(self._authenticate, presented)
+
+    def _authenticate(self, presented: str) -> _Caller:
+        now = datetime.now(UTC)
+        if presented.startswith(f"{keys.PREFIX}_"):
+
+            def work(conn: Any) -> _Caller | None:
+                principal = keys.authenticate(conn, presented, now)
+                if principal is None:
+                    return None
+                if principal.key_id:
+                    keys.touch(conn, principal.key_id)
+                return _Caller(principal, grants_for(conn, principal.department, now))
+
+            result: _Caller | None = self.pool.run(work)
+            if result is None:
+                raise Unauthorized("the API key is wrong, expired or revoked")
+            return result
+        principal = tokens.verify(self.settings, presented)
+        grants: tuple[Grant, ...] = self.pool.run(
+            lambda conn: grants_for(conn, principal.department, now)
+        )
+        return _Caller(principal, grants)
+
+    @staticmethod
+    def _bucket(principal: Principal, scope: Scope) -> str:
+        if principal.is_public:
+            client = scope.get("client")
+            return f"ip:{client[0] if client else '-'}"
+        return principal.who
+
+    # The decision.
+
+    def _hidden(self, principal: Principal) -> frozenset[str]:
+        return frozenset(
+            rid for rid, r in self.resources.items() if not metadata_visible(principal, r)
+        )
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: Target,
+        caller: _Caller,
+        outcome: _Outcome,
+    ) -> None:
+        principal = caller.principal
+        if target.kind == "list":
+            await self._serve_list(scope, receive, send, target, principal, outcome)
+            return
+        assert target.resource is not None
+        resource = self.resources.get(target.resource)
+        if resource is None or not self._exists_for(principal, resource):
+            what = target.resource
+            await self._error(send, outcome, 404, f"collection {what!r} not found", "NotFound")
+            return
+        if target.kind == "metadata":
+            if metadata_visible(principal, resource):
+                await self._passthrough(scope, receive, send, outcome)
+            else:
+                d = decide(principal, resource, caller.grants)
+                await self._refuse(send, outcome, d)
+            return
+        if target.kind == "records":
+            await self._records(scope, receive, send, target, principal, outcome)
+            return
+        decision = decide(principal, resource, caller.grants)
+        if not decision.allowed:
+            await self._refuse(send, outcome, decision)
+            return
+        await self._serve_data(scope, receive, send, target, resource, decision, outcome)
+
+    async def _serve_list(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: Target,
+        principal: Principal,
+        outcome: _Outcome,
+    ) -> None:
+        hidden = self._hidden(principal)
+        change: Callable[[dict[str, Any]], dict[str, Any] | None] = (
+            (lambda doc: filter_openapi(doc, hidden))
+            if target.action == "metadata.openapi"
+            else (lambda doc: filter_collections(doc, hidden))
+        )
+        await self._filtered(
+            scope,
+            receive,
+            send,
+            change,
+            bool(hidden),
+            outcome,
+            html_ok=target.action in HTML_OK,
+        )
+
+    async def _serve_data(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: Target,
+        resource: Resource,
+        decision: Decision,
+        outcome: _Outcome,
+    ) -> None:
+        """An allowed data request: tiles only whole, masks applied, masked filters refused."""
+        restricted = restricted_fields(resource, decision)
+        if target.kind == "tile":
+            if restricted:
+                await self._error(
+                    send,
+                    outcome,
+                    403,
+                    f"vector tiles of {resource.id} carry fields you may only see masked: "
+                    "use its items (GeoJSON)",
+                    "Forbidden",
+                )
+            else:
+                await self._passthrough(scope, receive, send, outcome, count_tile=True)
+            return
+        if restricted and target.action != "data.read":
+            # geocoder and process answers are not masked yet: refused rather than leaked
+            why = f"{target.action} is not available on {resource.id} with masked fields"
+            await self._error(send, outcome, 403, why, "Forbidden")
+            return
+        if restricted:
+            problem = self._query_problem(scope, restricted)
+            if problem:
+                await self._error(send, outcome, 403, problem, "Forbidden")
+                return
+
+            def mask(doc: dict[str, Any]) -> dict[str, Any]:
+                outcome.returned = mask_features(doc, decision)
+                return doc
+
+            await self._filtered(scope, receive, send, mask, True, outcome, MASKABLE_TYPES)
+            return
+        await self._passthrough(scope, receive, send, outcome)
+
+    @staticmethod
+    def _exists_for(principal: Principal, resource: Resource) -> bool:
+        """A `none` resource does not exist for outsiders (404, not 401/403)."""
+        return resource.sharing != "none" or metadata_visible(principal, resource)
+
+    @staticmethod
+    def _query_problem(scope: Scope, restricted: frozenset[str]) -> str | None:
+        """A query that filters or sorts on a masked field would reveal it: refused."""
+        params = QueryParams(scope.get("query_string", b""))
+        for key, value in params.multi_items():
+            if key in restricted:
+                return f"you may not filter on {key}"
+            if key == "q":
+                return "free-text search is not available on a resource with masked fields"
+            if key in ("filter", "sortby", "properties"):
+                named = [f for f in restricted if re.search(rf"\b{re.escape(f)}\b", value)]
+                if named:
+                    return f"you may not use {', '.join(sorted(named))} in {key}"
+        return None
+
+    async def _records(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: Target,
+        principal: Principal,
+        outcome: _Outcome,
+    ) -> None:
+        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+            if target.item:
+                return doc if record_visible(principal, doc) else None
+            features = doc.get("features")
+            if isinstance(features, list):
+                doc["features"] = [f for f in features if record_visible(principal, f)]
+                doc["numberReturned"] = len(doc["features"])
+                doc.pop("numberMatched", None)  # would count hidden records
+                outcome.returned = len(doc["features"])
+            return doc
+
+        needed = bool(self._hidden(principal))
+        await self._filtered(scope, receive, send, change, needed, outcome)
+
+    # Sending.
+
+    async def _passthrough(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        outcome: _Outcome,
+        count_tile: bool = False,
+    ) -> None:
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), VARY]
+                outcome.status = int(message["status"])
+                if count_tile:
+                    outcome.returned = 1 if outcome.status == 200 else 0
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+    async def _filtered(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        needed: bool,
+        outcome: _Outcome,
+        types: Iterable[str] = ("json",),
+        html_ok: bool = False,
+    ) -> None:
+        """Run the app, buffer its answer and pass a 200 JSON body through ``change``.
+
+        ``change`` returning None means "not found for this caller". A 200 answer that is not
+        JSON of an accepted type is refused (406) when ``needed``, except HTML when ``html_ok``
+        (pages that list no resource).
+        """
+        if not needed:
+            await self._passthrough(scope, receive, send, outcome)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        status = int(start.get("status", 500))
+        headers = Headers(raw=start.get("headers", []))
+        body = b"".join(chunks)
+        if status != 200:
+            outcome.status = status
+            await self._send(send, status, start.get("headers", []), body)
+            return
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if html_ok and ctype == "text/html":
+            outcome.status = status
+            await self._send(send, status, start.get("headers", []), body)
+            return
+        if not any(t in ctype for t in types):
+            await self._error(
+                send,
+                outcome,
+                406,
+                "this resource is only available to you as JSON: add f=json",
+                "NotAcceptable",
+            )
+            return
+        if not body:  # HEAD: no body to change, and no unfiltered length to tell
+            outcome.status = status
+            raw = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({"type": "http.response.start", "status": status, "headers": [*raw, VARY]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            await self._error(send, outcome, 500, "internal error", "ServerError")
+            return
+        changed = change(document) if isinstance(document, dict) else document
+        if changed is None:
+            await self._error(send, outcome, 404, "not found", "NotFound")
+            return
+        new_body = json.dumps(changed, ensure_ascii=False).encode("utf-8")
+        raw = [
+            (k, v)
+            for k, v in start.get("headers", [])
+            if k.lower() not in (b"content-length", b"content-encoding", b"etag")
+        ]
+        outcome.status = status
+        await self._send(send, status, raw, new_body)
+
+    @staticmethod
+    async def _send(send: Send, status: int, raw: list[tuple[bytes, bytes]], body: bytes) -> None:
+        raw = [(k, v) for k, v in raw if k.lower() != b"content-length"]
+        raw += [(b"content-length", str(len(body)).encode()), VARY]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _too_many(self, send: Send, outcome: _Outcome, wait: float) -> None:
+        retry = {"Retry-After": str(max(1, math.ceil(wait)))}
+        why = "too many requests for this key: slow down"
+        await self._error(send, outcome, 429, why, "TooManyRequests", retry)
+
+    async def _refuse(self, send: Send, outcome: _Outcome, decision: Decision) -> None:
+        code = "Unauthorized" if decision.status == 401 else "Forbidden"
+        await self._error(send, outcome, decision.status, decision.reason, code)
+
+    async def _error(
+        self,
+        send: Send,
+        outcome: _Outcome,
+        status: int,
+        description: str,
+        code: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        outcome.status = status
+        body = json.dumps(exception_body(status, description, code), ensure_ascii=False).encode()
+        raw = [(b"content-type", b"application/json")]
+        if status == 401:
+            raw.append((b"www-authenticate", b'Bearer realm="spatialsvc"'))
+        raw += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+        await self._send(send, status, raw, body)
+
+    # The audit.
+
+    async def _record(
+        self,
+        scope: Scope,
+        target: Target | None,
+        caller: _Caller | None,
+        outcome: _Outcome,
+        started: float,
+    ) -> None:
+        if self.audit is None:
+            return
+        principal = caller.principal if caller is not None else PUBLIC
+        params = {
+            k: v
+            for k, v in QueryParams(scope.get("query_string", b"")).items()
+            if k.lower() not in SECRET_PARAMS
+        }
+        client = scope.get("client")
+        event = Event(
+            action=target.action if target is not None else "unknown",
+            endpoint=scope["path"],
+            method=scope["method"],
+            status=outcome.status or 500,
+            role=principal.role,
+            actor_key_id=principal.key_id,
+            department=principal.department,
+            resource=target.resource if target is not None else None,
+            params=params,
+            returned=outcome.returned,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            client=client[0] if client else None,
+        )
+        if not self.audit.put(event):  # full: wait for room off the event loop
+            await run_in_threadpool(self.audit.put_blocking, event)
+
+
+def middleware(state: AppState) -> list[Middleware]:
+    """The access middleware with its audit buffer and connections.
+
+    They are kept in ``state.extras`` (``"audit"``, ``"access_pool"``, ``"rate_limiter"``,
+    ``"access_resources"``); ``state.extras["on_shutdown"]`` gets the callback that writes the
+    events left and closes the connections.
+    """
+    from spatialsvc.db.connect import connect
+
+    settings = state.settings
+    buffer = AuditBuffer(
+        lambda: connect(settings, "spatialsvc-audit"),
+        spill_file=settings.home / "audit-spill.jsonl",
+    )
+    pool = _Pool(lambda: connect(settings, "spatialsvc-access"))
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    def shutdown() -> None:
+        buffer.stop()
+        pool.close()
+
+    state.extras["audit"] = buffer
+    state.extras["access_pool"] = pool
+    state.extras["rate_limiter"] = limiter
+    state.extras["access_resources"] = resources_for(state)
+    state.extras.setdefault("on_shutdown", []).append(shutdown)
+    return [Middleware(AccessMiddleware, state=state, buffer=buffer, pool=pool, limiter=limiter)]
