@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="Enforce sharing levels, masking, rate limits and audit on every route "
         "(spatialsvc.web.access). Off for now; a later change makes it the default.",
     )
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a service process remembers a signed-in key or token and its "
+        "grants (a revoked key or a new grant takes effect within this); 0 = check every time.",
+    )
     rate_limit_per_minute: int = Field(
         default=0,
         ge=0,

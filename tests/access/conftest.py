@@ -48,7 +48,9 @@ class Caller:
 @pytest.fixture(scope="session")
 def access_settings(settings: Settings) -> Settings:
     """The session's settings with access control on."""
-    return settings.model_copy(update={"access_control": True, "geocoder_preload": False})
+    return settings.model_copy(
+        update={"access_control": True, "geocoder_preload": False, "auth_cache_seconds": 0}
+    )
 
 
 @pytest.fixture(scope="session")

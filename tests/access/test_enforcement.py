@@ -71,6 +71,26 @@ def test_revoked_key_401(access_client: TestClient, access_settings: Settings, d
     assert r.status_code == 401 and r.json()["code"] == "Unauthorized"
 
 
+def test_signed_in_callers_are_remembered_briefly(
+    access_settings: Settings, db_url: str, demo: Any
+) -> None:
+    """With auth_cache_seconds, a revoked key stops working once that time has passed."""
+    from spatialsvc.auth.keys import create_key
+    from spatialsvc.web.app import create_app
+
+    settings = access_settings.model_copy(update={"auth_cache_seconds": 1.0})
+    with psycopg2.connect(db_url) as conn:
+        new = create_key(conn, "acc-stranger", "consumer", label="cached then revoked")
+    h = {"Authorization": f"Bearer {new.key}"}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        assert c.get("/collections/building?f=json", headers=h).status_code == 200
+        with psycopg2.connect(db_url) as conn:
+            revoke(conn, new.record.id)
+        time.sleep(1.2)
+        r = c.get("/collections/building?f=json", headers=h)
+        assert r.status_code == 401 and r.json()["code"] == "Unauthorized"
+
+
 @pytest.mark.parametrize(
     "path", ["/nowhere", "/collections/camera/elsewhere", "/collections/nothing/items", "/admin"]
 )
