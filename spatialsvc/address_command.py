@@ -11,17 +11,12 @@ from typing import Any, TextIO
 
 import click
 
+from spatialsvc.cli_context import settings_of
 from spatialsvc.errors import EncodingError, InvalidInput
 
 DEFAULT_SET = Path("data/eval/devset.csv")
 DEFAULT_CONTEXT = "330203"  # Haishu, as addressing.geocode.DEFAULT_CONTEXT
 PROGRESS_EVERY = 10_000
-
-
-def _settings(ctx: click.Context) -> Any:
-    from spatialsvc.settings import get_settings
-
-    return ctx.ensure_object(dict).get("settings") or get_settings()
 
 
 @click.group("address")
@@ -162,7 +157,7 @@ def address_devset(ctx: click.Context, seed: int | None, n: int, output: Path) -
     from spatialsvc.demo import devset
 
     seed = devset.EVAL_SEED if seed is None else seed
-    addresses = devset.demo_addresses(_settings(ctx).reference_dir)
+    addresses = devset.demo_addresses(settings_of(ctx).reference_dir)
     frame = devset.make_devset(addresses, seed, n)
     devset.write_devset(frame, output)
     click.echo(f"wrote {output}: {len(frame):,} texts (seed {seed}, demo seed {devset.DEMO_SEED})")
@@ -174,7 +169,7 @@ def _geocoder(ctx: click.Context) -> Any:
     from addressing.geocode import Geocoder
     from spatialsvc.db.connect import connect
 
-    conn = connect(_settings(ctx), "spatialsvc-address-eval")
+    conn = connect(settings_of(ctx), "spatialsvc-address-eval")
     try:
         started = time.perf_counter()
         geocoder = Geocoder(conn)
@@ -238,7 +233,7 @@ def address_calibrate(
         exclude = (
             [t.address_id for t in devset.read_devset(DEFAULT_SET)] if DEFAULT_SET.exists() else []
         )
-        addresses = devset.demo_addresses(_settings(ctx).reference_dir)
+        addresses = devset.demo_addresses(settings_of(ctx).reference_dir)
         truths = devset.truths_from_frame(devset.make_devset(addresses, seed, n, exclude))
         meta = {"seed": seed, "demo_seed": devset.DEMO_SEED, "n": n, "excluded": len(exclude)}
     pairs, _seconds = run(_geocoder(ctx).geocode, truths)

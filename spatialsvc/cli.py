@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from spatialsvc.cli_context import settings_of
 from spatialsvc.errors import ConfigError, SpatialsvcError
-from spatialsvc.settings import Settings, get_settings
 
 
 def _echo(message: str) -> None:
@@ -25,14 +25,6 @@ class _Group(click.Group):
         except SpatialsvcError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = get_settings()
-    settings: Settings = obj["settings"]
-    return settings
 
 
 @click.group(cls=_Group)
@@ -59,7 +51,7 @@ def db_up(ctx: click.Context) -> None:
     from spatialsvc.db import cluster
     from spatialsvc.db.connect import connect
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if settings.database_url:
         connect(settings).close()
         _echo("DATABASE_URL is set: using it, no local cluster needed")
@@ -74,7 +66,7 @@ def db_down(ctx: click.Context) -> None:
     """Stop the project-local cluster."""
     from spatialsvc.db import cluster
 
-    cluster.down(_settings(ctx), echo=_echo)
+    cluster.down(settings_of(ctx), echo=_echo)
 
 
 @db.command("url")
@@ -83,7 +75,7 @@ def db_url(ctx: click.Context) -> None:
     """Print the connection URL in use."""
     from spatialsvc.db.cluster import database_url
 
-    click.echo(database_url(_settings(ctx)))
+    click.echo(database_url(settings_of(ctx)))
 
 
 @db.command("migrate")
@@ -93,7 +85,7 @@ def db_migrate(ctx: click.Context) -> None:
     from spatialsvc.db.connect import connect
     from spatialsvc.db.migrate import migrate
 
-    conn = connect(_settings(ctx), "spatialsvc-migrate")
+    conn = connect(settings_of(ctx), "spatialsvc-migrate")
     try:
         ran = migrate(conn, echo=_echo)
     finally:
@@ -108,7 +100,7 @@ def db_status(ctx: click.Context) -> None:
     from spatialsvc.db.connect import connect
     from spatialsvc.db.migrate import status
 
-    conn = connect(_settings(ctx), "spatialsvc-migrate")
+    conn = connect(settings_of(ctx), "spatialsvc-migrate")
     try:
         rows = status(conn)
     finally:
@@ -128,7 +120,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
 
     import uvicorn
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if host:
         os.environ["SPATIALSVC_HOST"] = host
     if port:
@@ -168,7 +160,7 @@ def config_render(ctx: click.Context, output: Path, check: bool) -> None:
     from spatialsvc import pygeoapi_config
     from spatialsvc.layers import load_layers
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     layers = load_layers(settings.layers_dir)
     text = pygeoapi_config.to_yaml(pygeoapi_config.render(settings, layers, portable=True))
     if check:

@@ -11,24 +11,14 @@ from typing import Any
 
 import click
 
+from spatialsvc.cli_context import settings_of
 from spatialsvc.errors import InvalidInput, SpatialsvcError
-from spatialsvc.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from spatialsvc.settings import get_settings
-
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = get_settings()
-    settings: Settings = obj["settings"]
-    return settings
 
 
 def _with_conn(ctx: click.Context, work: Callable[[Any], Any]) -> Any:
     from spatialsvc.db.connect import connect
 
-    conn = connect(_settings(ctx), "spatialsvc-audit")
+    conn = connect(settings_of(ctx), "spatialsvc-audit")
     try:
         return work(conn)
     finally:
@@ -75,18 +65,7 @@ def _filters(opts: dict[str, Any]) -> Any:
     )
 
 
-class _AuditGroup(click.Group):
-    """Errors as one line on stderr and exit 1, like the main group."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SpatialsvcError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(1)
-
-
-@click.group("audit", cls=_AuditGroup)
+@click.group("audit")
 def audit() -> None:
     """The audit log: verify its hash chain, query and export events (docs/audit.md)."""
 

@@ -10,20 +10,11 @@ import click
 
 from spatialsvc.auth.policy import Resource
 from spatialsvc.auth.principal import KEY_ROLES, Principal
+from spatialsvc.cli_context import settings_of
 from spatialsvc.errors import Unauthorized
 from spatialsvc.settings import Settings
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from spatialsvc.settings import get_settings
-
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = get_settings()
-    settings: Settings = obj["settings"]
-    return settings
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -66,7 +57,7 @@ def create_department(ctx: click.Context, code: str, name: str) -> None:
     from spatialsvc.auth import keys
     from spatialsvc.db.connect import transaction
 
-    with transaction(_settings(ctx), "spatialsvc-auth") as conn:
+    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
         keys.create_department(conn, code, name)
     click.echo(f"department {code} created", err=True)
 
@@ -84,7 +75,7 @@ def create_key(
     from spatialsvc.auth import keys
     from spatialsvc.db.connect import transaction
 
-    with transaction(_settings(ctx), "spatialsvc-auth") as conn:
+    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
         new = keys.create_key(conn, department, role, label, _local(expires))
     r = new.record
     click.echo(
@@ -104,7 +95,7 @@ def list_keys(ctx: click.Context, department: str | None) -> None:
     from spatialsvc.db.connect import transaction
 
     now = datetime.now(UTC)
-    with transaction(_settings(ctx), "spatialsvc-auth") as conn:
+    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
         rows = keys.list_keys(conn, department)
     click.echo("id        department        role       state    created           expires  "
                "         last used         label")  # fmt: skip
@@ -123,7 +114,7 @@ def revoke_key(ctx: click.Context, key_id: str) -> None:
     from spatialsvc.auth import keys
     from spatialsvc.db.connect import transaction
 
-    with transaction(_settings(ctx), "spatialsvc-auth") as conn:
+    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
         r = keys.revoke(conn, key_id)
     click.echo(f"key {r.id} of {r.department} revoked")
 
@@ -137,7 +128,7 @@ def token(ctx: click.Context, key: str, ttl: int) -> None:
     from spatialsvc.auth import tokens
     from spatialsvc.db.connect import transaction
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with transaction(settings, "spatialsvc-auth") as conn:
         principal = _principal(conn, key)
     click.echo(tokens.issue(settings, principal, ttl))
@@ -181,7 +172,7 @@ def apply_cmd(
     from spatialsvc.auth import applications
     from spatialsvc.db.connect import transaction
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields is not None else None
     with transaction(settings, "spatialsvc-auth") as conn:
         principal = _principal(conn, key)
@@ -203,7 +194,7 @@ def _decision(verb: str) -> Any:
         from spatialsvc.auth import applications
         from spatialsvc.db.connect import transaction
 
-        settings = _settings(ctx)
+        settings = settings_of(ctx)
         act = getattr(applications, verb)
         with transaction(settings, "spatialsvc-auth") as conn:
             principal = _principal(conn, key)
@@ -234,7 +225,7 @@ def list_cmd(ctx: click.Context, key: str, status: str | None) -> None:
     from spatialsvc.auth import applications
     from spatialsvc.db.connect import transaction
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with transaction(settings, "spatialsvc-auth") as conn:
         principal = _principal(conn, key)
         rows = applications.list_applications(conn, principal, _resources(settings), status)

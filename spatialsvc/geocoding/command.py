@@ -9,17 +9,7 @@ from typing import Any
 
 import click
 
-from spatialsvc.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from spatialsvc.settings import get_settings
-
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = get_settings()
-    settings: Settings = obj["settings"]
-    return settings
+from spatialsvc.cli_context import settings_of
 
 
 class _GeocodeGroup(click.Group):
@@ -79,7 +69,7 @@ def one(ctx: click.Context, text: str, as_json: bool) -> None:
     """Geocode one address text (also: spatialsvc geocode "TEXT")."""
     from spatialsvc.geocoding.pool import load_geocoder
 
-    result = load_geocoder(_settings(ctx)).geocode(text)
+    result = load_geocoder(settings_of(ctx)).geocode(text)
     d = result.to_dict()
     if as_json:
         click.echo(json.dumps(d, ensure_ascii=False, indent=2))
@@ -92,6 +82,15 @@ def _workers_default() -> int:
     return os.cpu_count() or 1
 
 
+_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=_workers_default,
+    show_default="number of cores",
+    help="Worker processes.",
+)
+
+
 @geocode.command("batch")
 @click.option(
     "--input",
@@ -102,13 +101,7 @@ def _workers_default() -> int:
 )
 @click.option("--column", required=True, help="Column holding the address text.")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="CSV to write.")
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=_workers_default,
-    show_default="number of cores",
-    help="Worker processes.",
-)
+@_WORKERS
 @click.option(
     "--encoding",
     default=None,
@@ -129,7 +122,7 @@ def batch(
     from spatialsvc.geocoding.batch import CHUNK, run_batch
 
     report = run_batch(
-        _settings(ctx),
+        settings_of(ctx),
         input_path,
         column,
         output,
@@ -152,13 +145,7 @@ def batch(
     show_default=True,
     help="Below this score a record goes to registry.geocode_review.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=_workers_default,
-    show_default="number of cores",
-    help="Worker processes.",
-)
+@_WORKERS
 @click.option("--redo", is_flag=True, help="Geocode every record again, not only the pending ones.")
 @click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=None, hidden=True)
 @click.pass_context
@@ -174,7 +161,7 @@ def registry(
     from spatialsvc.geocoding.registry import CHUNK, run_registry
 
     report = run_registry(
-        _settings(ctx),
+        settings_of(ctx),
         register,
         min_score=min_score,
         workers=workers,
