@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from addressing.match import Candidate
 from addressing.model import ParsedAddress
+
+if TYPE_CHECKING:  # the module stays light: the web layer imports ROW_FIELDS at start-up
+    from addressing.match import Candidate
 
 # from the most to the least precise
 MATCH_LEVELS = (
@@ -20,6 +22,20 @@ MATCH_LEVELS = (
     "township",
     "county",
     "city",
+)
+
+# What a table of answers keeps of each one (the batch CSV, the geocode-batch process), in order.
+ROW_FIELDS = (
+    "address_id",
+    "full_address",
+    "match_level",
+    "score",
+    "lon",
+    "lat",
+    "county_code",
+    "township_code",
+    "community_code",
+    "grid_code",
 )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from addressing.result import ROW_FIELDS
 from spatialsvc.db.cluster import database_url
 from spatialsvc.db.pool import connection
 from spatialsvc.errors import InvalidInput
@@ -49,19 +50,7 @@ _OFFSET_ALIASES = {
     "bd09ll": "bd09",
     "baidu": "bd09",
 }
-BATCH_FIELDS = (
-    "text",
-    "address_id",
-    "full_address",
-    "match_level",
-    "score",
-    "lon",
-    "lat",
-    "county_code",
-    "township_code",
-    "community_code",
-    "grid_code",
-)
+BATCH_FIELDS = ("text", *ROW_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,27 +275,9 @@ def check_limit(value: Any, parameter: str = "limit") -> int:
     return number
 
 
-_GRID_SQL = (
-    "SELECT code FROM base.grid WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4490))"
-    " ORDER BY code LIMIT 1"
-)
-
-
-def fill_grid(settings: Settings, answer: dict[str, Any]) -> None:
-    """The grid the point lies in, when the geocoder did not give one."""
-    if not needs_grid(answer) or answer.get("lat") is None:
-        return
-    with connection(settings) as conn, conn.cursor() as cur:
-        cur.execute(_GRID_SQL, (answer["lon"], answer["lat"]))
-        row = cur.fetchone()
-    answer["grid_code"] = row[0] if row else None
-
-
 def geocode(settings: Settings, text: str, crs: PointCRS, alternatives: int = 5) -> dict[str, Any]:
     """The best match for one (checked) text, with coordinates in ``crs``."""
     answer = get_geocoder(settings).geocode(text).to_dict(alternatives=alternatives)
-    if needs_grid(answer):
-        fill_grid(settings, answer)
     return finish(answer, crs)
 
 
@@ -314,11 +285,6 @@ def ready_geocoder(key: str) -> Geocoder | None:
     """The geocoder of a database URL if it is built and known current, else None (never
     blocks: call :func:`get_geocoder` in a thread then)."""
     return HOLDER.ready(key)
-
-
-def needs_grid(answer: dict[str, Any]) -> bool:
-    """Whether an answer has a point but no grid code (a database lookup fills it)."""
-    return not answer.get("grid_code") and answer.get("lon") is not None
 
 
 def finish(answer: dict[str, Any], crs: PointCRS) -> dict[str, Any]:
@@ -333,7 +299,6 @@ def finish(answer: dict[str, Any], crs: PointCRS) -> dict[str, Any]:
 def batch_row(settings: Settings, text: str, crs: PointCRS) -> dict[str, Any]:
     """One row of a batch answer: the text and the best match's flat fields."""
     answer = get_geocoder(settings).geocode(text).to_dict(alternatives=0)
-    fill_grid(settings, answer)
     row = {k: answer.get(k) for k in BATCH_FIELDS}
     place_point(row, crs)
     return row

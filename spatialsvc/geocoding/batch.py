@@ -20,24 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from addressing.result import ROW_FIELDS
 from spatialsvc.errors import EncodingError, InvalidInput
 from spatialsvc.fileio import write_atomic
 from spatialsvc.geocoding.pool import GeocodePool, csv_chunk
 from spatialsvc.geocoding.progress import Progress
 from spatialsvc.settings import Settings
 
-OUTPUT_COLUMNS = (
-    "address_id",
-    "full_address",
-    "match_level",
-    "score",
-    "lon",
-    "lat",
-    "county_code",
-    "township_code",
-    "community_code",
-    "grid_code",
-)
+OUTPUT_COLUMNS = ROW_FIELDS  # after every input column
 CHUNK = 2_000
 AUTO_ENCODINGS = ("utf-8-sig", "gb18030")
 SNIFF_BYTES = 1 << 20

@@ -99,7 +99,8 @@ def geocode_endpoint(state: AppState) -> Any:
 
     Async: once the index is built, a geocode is ~0.1 ms of CPU, less than a hop to the thread
     pool, so it runs on the event loop. The index build (seconds, on the first request) and
-    the rare database lookup of a missing grid code go to the thread pool.
+    the data version check (at most once a second) go to the thread pool. The grid code comes
+    from the index, as in the command line's answers.
     """
     settings = state.settings
     key = database_url(settings)  # computed once: it builds paths when no URL is set
@@ -115,8 +116,6 @@ def geocode_endpoint(state: AppState) -> Any:
         if geocoder is None:
             geocoder = await run_in_threadpool(service.get_geocoder, settings)
         answer = geocoder.geocode(text).to_dict(alternatives=limit)
-        if service.needs_grid(answer):
-            await run_in_threadpool(service.fill_grid, settings, answer)
         return _answer(service.finish(answer, crs), crs, geojson)
 
     return geocode
