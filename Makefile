@@ -56,6 +56,15 @@ demo: db
 	$(BIN)/spatialsvc geocode registry legal_entity
 	@echo "==> the geocoder on the development set kept in data/eval (strict and level-aware)"
 	$(BIN)/spatialsvc address eval
+	@echo "==> the resource catalogue, and the departments that own layers"
+	$(BIN)/spatialsvc catalogue sync
+	@echo "==> API keys to try the service with (access control is on; a key is shown only once)"
+	$(BIN)/spatialsvc auth create-department dsj-hs --name 海曙区大数据发展管理局 --exist-ok
+	@echo "    a department's key (zfw-hs, the grid centre, consumer):"
+	@$(BIN)/spatialsvc auth create-key --department zfw-hs --role consumer --label "make demo"
+	@echo "    the platform administrator's key (dsj-hs, admin):"
+	@$(BIN)/spatialsvc auth create-key --department dsj-hs --role admin --label "make demo"
+	@echo '    use one as: curl -H "Authorization: Bearer KEY" http://127.0.0.1:5000/collections'
 	@echo "==> serving the demo district on http://127.0.0.1:5000/ (Ctrl-C stops)"
 	$(BIN)/spatialsvc serve
 

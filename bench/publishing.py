@@ -158,7 +158,14 @@ def main() -> None:
     ours_url, tipg_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{tipg_port}"
     home = Path(tempfile.mkdtemp(prefix="spatialsvc-bench-home-"))
     shutil.copytree(settings.home / "basemaps", home / "basemaps", dirs_exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": url, "SPATIALSVC_HOME": str(home)}
+    # Publishing speed without access control (tipg has none); bench/access.py measures what
+    # access control and the audit add, on and off in one run.
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SPATIALSVC_HOME": str(home),
+        "SPATIALSVC_ACCESS_CONTROL": "false",
+    }
     ours = _start(
         [str(ROOT / ".venv/bin/spatialsvc"), "serve", "--port", str(ours_port)], env, ours_url
     )

@@ -465,8 +465,21 @@ def write_records(cur: Any, records: list[Record]) -> SyncResult:
     return result
 
 
+def register_departments(cur: Any, layers: dict[str, Layer]) -> None:
+    """Register the departments that own layers (``auth.department``), so that their keys can
+    be made (``spatialsvc auth create-key --department CODE``); existing ones are kept."""
+    owners = {layer.department.code: layer.department.name for layer in layers.values()}
+    for code, name in sorted(owners.items()):
+        cur.execute(
+            "INSERT INTO auth.department (code, name) VALUES (%s, %s)"
+            " ON CONFLICT (code) DO NOTHING",
+            (code, name),
+        )
+
+
 def sync_catalogue(conn: Any, layers: dict[str, Layer], settings: Settings) -> SyncResult:
-    """Bring ``meta.catalogue_record`` in step with the layers, ingested data and basemaps.
+    """Bring ``meta.catalogue_record`` in step with the layers, ingested data and basemaps,
+    and register the layers' owning departments.
 
     Runs in one transaction on ``conn`` (committed on success, rolled back on failure);
     concurrent syncs wait for each other.
@@ -479,6 +492,7 @@ def sync_catalogue(conn: Any, layers: dict[str, Layer], settings: Settings) -> S
                     "meta.catalogue_record does not exist: run `spatialsvc db migrate`"
                 )
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
+            register_departments(cur, layers)
             records = build_records(cur, layers, settings)
             return write_records(cur, records)
     except psycopg2.Error as exc:

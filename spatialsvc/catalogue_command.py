@@ -15,7 +15,8 @@ def catalogue() -> None:
 @catalogue.command("sync")
 @click.pass_context
 def catalogue_sync(ctx: click.Context) -> None:
-    """Bring the catalogue in step with layers/*.yml, ingested data and basemaps."""
+    """Bring the catalogue in step with layers/*.yml, ingested data and basemaps, and
+    register the departments that own layers (so that their keys can be made)."""
     from spatialsvc.catalogue import sync_catalogue
     from spatialsvc.db.connect import connect
     from spatialsvc.layers import load_layers

@@ -91,9 +91,9 @@ class Settings(BaseSettings):
     )
     oidc_role_claim: str = Field(default="role", description="Claim holding the caller's role.")
     access_control: bool = Field(
-        default=False,
+        default=True,
         description="Enforce sharing levels, masking, rate limits and audit on every route "
-        "(spatialsvc.web.access). Off for now; a later change makes it the default.",
+        "(spatialsvc.web.access). Turn it off only for a private test instance.",
     )
     auth_cache_seconds: float = Field(
         default=2.0,

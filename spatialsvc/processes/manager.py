@@ -13,12 +13,18 @@ thread) and stores them through the service's connection pool:
 - the table is ``meta.process_job`` (``sql/postgis/0008_jobs.sql``); job lists are paged in SQL,
   newest first; dates are returned as pygeoapi formats them;
 - results are files in ``output_dir`` (under the service's home): every worker sharing the home
-  and the database sees every job.
+  and the database sees every job;
+- a job belongs to the department whose caller started it (:data:`CALLER`, set by the web
+  layer for each request when access control is on): that department's callers list and read
+  it, administrators read every job, others get 404. Without a caller (access control off, or
+  the job's own background thread) nothing is filtered.
 """
 
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,12 +55,37 @@ COLUMNS = (
     "message",
     "progress",
 )
+OWNER_COLUMNS = ("owner_department", "owner")
 DATE_FIELDS = frozenset({"created", "started", "updated", "finished"})
 JSON_TYPES = (None, "application/json", "application/ld+json")
 
 
+@dataclass(frozen=True)
+class JobCaller:
+    """Who is asking for jobs: a department (None for the public), a name, whether admin."""
+
+    department: str | None
+    who: str
+    admin: bool = False
+
+
+CALLER: ContextVar[JobCaller | None] = ContextVar("spatialsvc_job_caller", default=None)
+"""The caller of the current request, set by :mod:`spatialsvc.web.processes`."""
+
+
+def _owner_filter(caller: JobCaller | None) -> tuple[sql.Composable, dict[str, Any]]:
+    """The WHERE condition that keeps the caller's department's jobs (TRUE for no caller)."""
+    if caller is None or caller.admin:
+        return sql.SQL("TRUE"), {}
+    if caller.department is None:
+        return sql.SQL("owner_department IS NULL AND owner = %(owner)s"), {"owner": caller.who}
+    return sql.SQL("owner_department = %(owner_department)s"), {
+        "owner_department": caller.department
+    }
+
+
 def _formatted(row: tuple[Any, ...]) -> dict[str, Any]:
-    job = dict(zip(COLUMNS, row, strict=True))
+    job = dict(zip(COLUMNS, row[: len(COLUMNS)], strict=True))
     for name in DATE_FIELDS:
         value = job[name]
         if isinstance(value, datetime):
@@ -112,11 +143,15 @@ class JobManager(BaseManager):
         self, status: JobStatus | None = None, limit: int | None = None, offset: int | None = None
     ) -> dict[str, Any]:
         """A page of jobs, newest first, and how many there are."""
-        where = sql.SQL(" WHERE status = %(status)s") if status is not None else sql.SQL("")
+        owned, owner_params = _owner_filter(CALLER.get())
+        where = sql.SQL(" WHERE {}{}").format(
+            owned, sql.SQL(" AND status = %(status)s") if status is not None else sql.SQL("")
+        )
         params = {
             "status": status.value if status is not None else None,
             "limit": limit,
             "offset": offset or 0,
+            **owner_params,
         }
         query = sql.SQL("{}{} ORDER BY created DESC, identifier LIMIT %(limit)s OFFSET %(offset)s")
         rows = self._run(query.format(self._select(), where), params)
@@ -125,7 +160,14 @@ class JobManager(BaseManager):
 
     def add_job(self, job_metadata: dict[str, Any]) -> str:
         """Insert a job; returns its identifier."""
-        names = [c for c in COLUMNS if c in job_metadata]
+        caller = CALLER.get()
+        if caller is not None:
+            job_metadata = {
+                **job_metadata,
+                "owner_department": caller.department,
+                "owner": caller.who,
+            }
+        names = [c for c in (*COLUMNS, *OWNER_COLUMNS) if c in job_metadata]
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
             TABLE,
             sql.SQL(", ").join(map(sql.Identifier, names)),
@@ -150,9 +192,10 @@ class JobManager(BaseManager):
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """One job, with its dates as pygeoapi writes them."""
-        query = sql.SQL("{} WHERE identifier = %s").format(self._select())
-        rows = self._run(query, (job_id,))
-        if not rows:
+        owned, owner_params = _owner_filter(CALLER.get())
+        query = sql.SQL("{} WHERE identifier = %(job_id)s AND {}").format(self._select(), owned)
+        rows = self._run(query, {"job_id": job_id, **owner_params})
+        if not rows:  # or another department's job: it does not exist for this caller
             raise JobNotFoundError()
         return _formatted(rows[0])
 

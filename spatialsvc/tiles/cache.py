@@ -1,5 +1,6 @@
 """The tile cache: one file per tile under ``HOME/tiles``, keyed by layer, data version,
-matrix set and z/row/col.
+view (``all`` for whole tiles, else the :class:`~spatialsvc.tiles.mvt.TileView` key of what one
+class of callers may see), matrix set and z/row/col.
 
 A new data version is a new folder, so a change to the layer's data is never served from
 the cache; when a version's folder is first made, the folders of the versions it supersedes
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from spatialsvc.fileio import write_atomic
 from spatialsvc.tiles.matrixsets import TileAddress
+from spatialsvc.tiles.mvt import FULL_VIEW_KEY
 from spatialsvc.tiles.versions import is_superseded
 
 
@@ -32,32 +34,44 @@ class TileCache:
 
     root: Path
 
-    def path(self, layer_id: str, version: str, address: TileAddress) -> Path:
-        """Where one tile of one data version lives."""
+    def path(
+        self, layer_id: str, version: str, address: TileAddress, view: str = FULL_VIEW_KEY
+    ) -> Path:
+        """Where one tile of one data version and view lives."""
         return (
             self.root
             / layer_id
             / version
+            / view
             / address.matrix_set.id
             / str(address.z)
             / str(address.row)
             / f"{address.col}.mvt"
         )
 
-    def get(self, layer_id: str, version: str, address: TileAddress) -> bytes | None:
+    def get(
+        self, layer_id: str, version: str, address: TileAddress, view: str = FULL_VIEW_KEY
+    ) -> bytes | None:
         """The cached bytes, or None when the tile is not cached."""
         try:
-            return self.path(layer_id, version, address).read_bytes()
+            return self.path(layer_id, version, address, view).read_bytes()
         except FileNotFoundError:
             return None
 
-    def put(self, layer_id: str, version: str, address: TileAddress, data: bytes) -> bool:
+    def put(
+        self,
+        layer_id: str,
+        version: str,
+        address: TileAddress,
+        data: bytes,
+        view: str = FULL_VIEW_KEY,
+    ) -> bool:
         """Store a tile atomically (write a temporary file, then rename it).
 
         Returns False when the tile could not be stored because its version folder was
         pruned meanwhile (the tile is still good to serve, just not kept).
         """
-        target = self.path(layer_id, version, address)
+        target = self.path(layer_id, version, address, view)
         version_dir = self.root / layer_id / version
         if not version_dir.is_dir():
             version_dir.mkdir(parents=True, exist_ok=True)

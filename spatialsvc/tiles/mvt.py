@@ -7,10 +7,16 @@ the tile (lines and polygons only; points are left alone), then clipped and quan
 ST_AsMVTGeom. The MVT layer is named after the layer id and carries only the layer's fields;
 features are ordered by the layer's id so that the same data always gives the same bytes (and
 ETag), whatever plan PostgreSQL picks.
+
+A :class:`TileView` narrows a tile to what one class of callers may see: fields left out, and
+sensitive fields masked in SQL by ``auth.mask_value`` (the twin of
+:func:`spatialsvc.auth.mask.mask_value`), so a tile carries what the same caller's GeoJSON
+carries. Each view is cached apart (:attr:`TileView.key`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +33,49 @@ POINT_TYPES = {"Point", "MultiPoint"}
 
 
 @dataclass(frozen=True)
+class TileView:
+    """The fields one class of callers gets in a tile, and which of them are masked."""
+
+    fields: tuple[str, ...]
+    masked: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """A short, stable name for this view in the tile cache's paths."""
+        text = ",".join(self.fields) + "|" + ",".join(sorted(self.masked))
+        return "v-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+FULL_VIEW_KEY = "all"
+"""The cache folder of whole tiles (no view)."""
+
+
+def _columns(layer: Layer, view: TileView | None) -> sql.Composed:
+    """The layer's fields as the view shows them; the id column is always kept (for order)."""
+    if view is None:
+        names = list(layer.fields)
+        masked: frozenset[str] = frozenset()
+    else:
+        wanted = set(view.fields) | {layer.id_column}
+        names = [name for name in layer.fields if name in wanted]
+        masked = view.masked - {layer.id_column}
+    if layer.id_column not in names:
+        names.insert(0, layer.id_column)
+    parts = []
+    for name in names:
+        column = sql.Identifier(name)
+        if name in masked:
+            parts.append(
+                sql.SQL("auth.mask_value({}, t.{}::text) AS {}").format(
+                    sql.Literal(name), column, column
+                )
+            )
+        else:
+            parts.append(sql.SQL("t.{}").format(column))
+    return sql.SQL(", ").join(parts)
+
+
+@dataclass(frozen=True)
 class TileQuery:
     """The SQL of one tile and its bound parameters."""
 
@@ -34,7 +83,7 @@ class TileQuery:
     params: dict[str, Any]
 
 
-def tile_query(layer: Layer, address: TileAddress) -> TileQuery:
+def tile_query(layer: Layer, address: TileAddress, view: TileView | None = None) -> TileQuery:
     """The ST_AsMVT statement for one layer and tile (every value bound as a parameter)."""
     srid = address.matrix_set.srid
     minx, miny, maxx, maxy = address.bounds()
@@ -82,9 +131,7 @@ def tile_query(layer: Layer, address: TileAddress) -> TileQuery:
     ).format(
         geom=geom,
         tile_env=tile_env,
-        fields=sql.SQL(", ").join(
-            sql.SQL("t.{}").format(sql.Identifier(name)) for name in layer.fields
-        ),
+        fields=_columns(layer, view),
         table=sql.Identifier(layer.schema_name, layer.table_name),
         geom_column=sql.Identifier(layer.geometry_column),
         id_column=sql.Identifier(layer.id_column),
@@ -93,9 +140,9 @@ def tile_query(layer: Layer, address: TileAddress) -> TileQuery:
     return TileQuery(statement, params)
 
 
-def render(conn: Any, layer: Layer, address: TileAddress) -> bytes:
+def render(conn: Any, layer: Layer, address: TileAddress, view: TileView | None = None) -> bytes:
     """The tile's bytes (empty when no feature touches the tile)."""
-    query = tile_query(layer, address)
+    query = tile_query(layer, address, view)
     with conn.cursor() as cur:
         cur.execute(query.statement, query.params)
         row = cur.fetchone()

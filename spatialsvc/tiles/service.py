@@ -55,19 +55,30 @@ class TileService:
             )
         return address
 
-    def tile(self, layer_id: str, matrix_set_id: str, z: str, row: str, col: str) -> TileResult:
-        """One tile, from the cache when its data version has not changed."""
+    def tile(
+        self,
+        layer_id: str,
+        matrix_set_id: str,
+        z: str,
+        row: str,
+        col: str,
+        view: mvt.TileView | None = None,
+    ) -> TileResult:
+        """One tile (narrowed to ``view`` if given), from the cache when its data version has not
+        changed. Each view has its own cache entries: a tile is only served to callers of the
+        view it was rendered for."""
         layer = self.layer(layer_id)
         address = self.address(layer, matrix_set_id, z, row, col)
+        key = view.key if view is not None else mvt.FULL_VIEW_KEY
         with connection(self.settings) as conn:
             version = data_version(conn, layer)
-            cached = self.cache.get(layer.id, version, address)
+            cached = self.cache.get(layer.id, version, address, key)
             if cached is not None:
                 return TileResult(cached, etag(cached), True, version)
-            data = mvt.render(conn, layer, address)
+            data = mvt.render(conn, layer, address, view)
         with self._lock:
             self.renders += 1
-        self.cache.put(layer.id, version, address, data)
+        self.cache.put(layer.id, version, address, data, key)
         return TileResult(data, etag(data), False, version)
 
 

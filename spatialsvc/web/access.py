@@ -10,13 +10,15 @@ Responses are changed only where they must be, and only those are buffered: the 
 list, the OpenAPI document and catalogue records lose what the caller may not see; GeoJSON
 features of a resource with masked fields go through :meth:`Decision.apply`. A body that
 cannot be filtered (HTML, CSV, JSON-LD) is refused with 406 when filtering was needed.
-Vector tiles are not masked yet: a caller who would see any field masked or left out gets 403
-for a resource's tiles, so the one cached tile is only ever served to callers who may see all
-of it. Every classified request is audited through :class:`AuditBuffer`.
+Vector tiles of a caller who sees fields masked or left out are rendered for that view
+(:func:`tile_view`: masked in SQL, cached apart), so a cached tile is only ever served to
+callers of the view it was made for. Every classified request is audited through
+:class:`AuditBuffer`.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -30,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
 
 import psycopg2
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +53,7 @@ from spatialsvc.auth.principal import PUBLIC, Principal
 from spatialsvc.errors import SpatialsvcError, Unauthorized
 from spatialsvc.layers import Sharing
 from spatialsvc.pygeoapi_config import CATALOGUE_ID, TERRAIN_ID
+from spatialsvc.tiles.mvt import TileView
 from spatialsvc.web.audit_buffer import AuditBuffer
 from spatialsvc.web.errors import RETRY_AFTER_SECONDS, exception_body
 
@@ -65,15 +69,35 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-Kind = Literal["free", "list", "metadata", "data", "tile", "records"]
+Kind = Literal["free", "list", "metadata", "data", "tile", "records", "account"]
 
 GEOCODE_RESOURCE = "standard_address"
-"""/geocode, /reverse, processes and jobs answer with standard addresses: that layer's rules."""
+"""/geocode, /reverse, the geocoding processes and jobs answer with standard addresses."""
+ANALYSIS_RESOURCE = "analysis"
+"""The spatial-analysis processes: statistics with small counts suppressed, for departments."""
+PROCESS_RESOURCES: dict[str, str] = {
+    "geocode": GEOCODE_RESOURCE,
+    "reverse-geocode": GEOCODE_RESOURCE,
+    "geocode-batch": GEOCODE_RESOURCE,
+    "zonal-stats": ANALYSIS_RESOURCE,
+    "buffer-count": ANALYSIS_RESOURCE,
+    "density": ANALYSIS_RESOURCE,
+    "nearby-entities": "legal_entity",
+}
+"""Whose rules a process's execution follows; an unknown process follows the geocoder's."""
 
-FREE_PATHS: tuple[str, ...] = ("/", "/conformance", "/openapi", "/processes", "/TileMatrixSets")
+FREE_PATHS: tuple[str, ...] = (
+    "/",
+    "/conformance",
+    "/openapi",
+    "/processes",
+    "/TileMatrixSets",
+    "/map",
+)
 """Resource-free paths (exact), allowed to everyone."""
-FREE_PREFIXES: tuple[str, ...] = ("/static/", "/basemaps/", "/TileMatrixSets/")
-"""Resource-free path prefixes (static files, basemaps, tile matrix sets)."""
+FREE_PREFIXES: tuple[str, ...] = ("/static/", "/basemaps/", "/TileMatrixSets/", "/map/")
+"""Resource-free path prefixes (static files, basemaps, tile matrix sets, the portal's page and
+its files: the portal reads data through the API with the caller's key, like any app)."""
 
 VARY = (b"vary", b"Authorization, X-API-Key")
 """Every answer depends on the credentials: shared caches must key on them."""
@@ -107,10 +131,13 @@ def classify(path: str) -> Target | None:
     if path in ("/geocode", "/reverse"):
         return Target("data", GEOCODE_RESOURCE, action=f"geocode.{path[1:]}")
     parts = path.split("/")[1:]
+    if parts[0] == "applications" and len(parts) <= 3:
+        return Target("account", action="application.request")
     if parts[0] == "processes" and len(parts) == 2:
         return Target("free", action="free")  # a process's description
     if parts[0] == "processes" and len(parts) == 3 and parts[2] == "execution":
-        return Target("data", GEOCODE_RESOURCE, action="process.execute")
+        resource = PROCESS_RESOURCES.get(parts[1], GEOCODE_RESOURCE)
+        return Target("data", resource, action="process.execute")
     if parts[0] == "jobs" and len(parts) <= 3:
         return Target("data", GEOCODE_RESOURCE, action="process.job")
     if parts[0] != "collections":
@@ -130,6 +157,39 @@ def classify(path: str) -> Target | None:
     return None
 
 
+def wants_html(scope: Scope) -> bool:
+    """Whether a request asks for HTML (``f=html``, or a browser's Accept without ``f``)."""
+    params = QueryParams(scope.get("query_string", b""))
+    fmt = params.get("f")
+    if fmt is not None:
+        return fmt.lower() == "html"
+    return "text/html" in Headers(scope=scope).get("accept", "")
+
+
+def json_query(scope: Mapping[str, Any]) -> bytes:
+    """The request's query string asking for JSON instead."""
+    params = [(k, v) for k, v in QueryParams(scope.get("query_string", b"")).multi_items()]
+    params = [(k, v) for k, v in params if k != "f"] + [("f", "json")]
+    return urlencode(params).encode("latin-1")
+
+
+def principal_of(scope: Mapping[str, Any]) -> Principal | None:
+    """The caller the access middleware admitted (None when access control is off)."""
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    return principal if isinstance(principal, Principal) else None
+
+
+def _basic_key(value: str) -> str:
+    """The API key in HTTP Basic credentials (the password), or "" (refused)."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    _user, _, password = decoded.partition(":")
+    return password if password.startswith(f"{keys.PREFIX}_") else ""
+
+
 def credential(headers: Headers) -> str | None:
     """The presented API key or token, if any."""
     auth = headers.get("authorization")
@@ -137,9 +197,17 @@ def credential(headers: Headers) -> str | None:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-        return ""  # present but not a bearer credential: refused
+        if scheme.lower() == "basic":  # desktop GIS: any user name, the API key as password
+            return _basic_key(value.strip())
+        return ""  # present but not a credential we take: refused
     key = headers.get("x-api-key")
     return key.strip() if key is not None else None
+
+
+def tile_view(decision: Decision) -> TileView:
+    """What a caller's vector tiles carry: the fields it sees, masked as in its GeoJSON."""
+    fields = tuple(decision.fields_visible)
+    return TileView(fields=fields, masked=decision.masked_fields & frozenset(fields))
 
 
 def restricted_fields(resource: Resource, decision: Decision) -> frozenset[str]:
@@ -210,6 +278,11 @@ def resources_for(state: AppState) -> dict[str, Resource]:
     # The catalogue is filtered record by record; the demo terrain is open (generated data).
     resources[CATALOGUE_ID] = Resource(id=CATALOGUE_ID, department="", sharing="open")
     resources[TERRAIN_ID] = Resource(id=TERRAIN_ID, department="", sharing="open")
+    # Statistics over the registers for any signed-in department (small counts suppressed;
+    # arbitrary polygons would let the public difference them).
+    resources[ANALYSIS_RESOURCE] = Resource(
+        id=ANALYSIS_RESOURCE, department="", sharing="unconditional"
+    )
     return resources
 
 
@@ -317,6 +390,7 @@ class AccessMiddleware:
 
         settings = state.settings
         self.app = app
+        self.state = state
         self.settings: Settings = settings
         self.resources: dict[str, Resource] = state.extras.setdefault(
             "access_resources", resources_for(state)
@@ -379,6 +453,9 @@ class AccessMiddleware:
         caller: _Caller,
         outcome: _Outcome,
     ) -> None:
+        # the routes behind (applications, jobs) read the caller from the request's state
+        scope.setdefault("state", {})["principal"] = caller.principal
+        scope["state"]["grants"] = caller.grants
         wait = self.limiter.take(self._bucket(caller.principal, scope))
         if wait > 0:
             await self._too_many(send, outcome, wait)
@@ -451,6 +528,13 @@ class AccessMiddleware:
         outcome: _Outcome,
     ) -> None:
         principal = caller.principal
+        if target.kind == "account":
+            if principal.is_public:
+                why = "sign in with a department's API key or token"
+                await self._error(send, outcome, 401, why, "Unauthorized")
+            else:
+                await self._passthrough(scope, receive, send, outcome)
+            return
         if target.kind == "list":
             await self._serve_list(scope, receive, send, target, principal, outcome)
             return
@@ -491,6 +575,11 @@ class AccessMiddleware:
             if target.action == "metadata.openapi"
             else (lambda doc: filter_collections(doc, hidden))
         )
+        render = None
+        if hidden and target.action == "metadata.list" and wants_html(scope):
+            # the HTML page is rendered here from the filtered JSON, with pygeoapi's template
+            scope = {**scope, "query_string": json_query(scope)}
+            render = self._collections_page
         await self._filtered(
             scope,
             receive,
@@ -499,7 +588,23 @@ class AccessMiddleware:
             bool(hidden),
             outcome,
             html_ok=target.action in HTML_OK,
+            render=render,
         )
+
+    def _collections_page(self, document: dict[str, Any]) -> bytes:
+        """The collection list's HTML page for a filtered list (pygeoapi's own template)."""
+        from pygeoapi.util import render_j2_template
+
+        api = self.state.extras["pygeoapi"].api
+        document["collections_path"] = api.get_collections_url()
+        html = render_j2_template(
+            api.tpl_config,
+            api.config["server"]["templates"],
+            "collections/index.html",
+            document,
+            api.default_locale,
+        )
+        return html.encode("utf-8")
 
     async def _serve_data(
         self,
@@ -514,17 +619,9 @@ class AccessMiddleware:
         """An allowed data request: tiles only whole, masks applied, masked filters refused."""
         restricted = restricted_fields(resource, decision)
         if target.kind == "tile":
-            if restricted:
-                await self._error(
-                    send,
-                    outcome,
-                    403,
-                    f"vector tiles of {resource.id} carry fields you may only see masked: "
-                    "use its items (GeoJSON)",
-                    "Forbidden",
-                )
-            else:
-                await self._passthrough(scope, receive, send, outcome, count_tile=True)
+            if restricted:  # rendered and cached apart, with the fields masked or left out
+                scope.setdefault("state", {})["tile_view"] = tile_view(decision)
+            await self._passthrough(scope, receive, send, outcome, count_tile=True)
             return
         if restricted and target.action != "data.read":
             # geocoder and process answers are not masked yet: refused rather than leaked
@@ -618,12 +715,13 @@ class AccessMiddleware:
         outcome: _Outcome,
         types: Iterable[str] = ("json",),
         html_ok: bool = False,
+        render: Callable[[dict[str, Any]], bytes] | None = None,
     ) -> None:
         """Run the app, buffer its answer and pass a 200 JSON body through ``change``.
 
         ``change`` returning None means "not found for this caller". A 200 answer that is not
         JSON of an accepted type is refused (406) when ``needed``, except HTML when ``html_ok``
-        (pages that list no resource).
+        (pages that list no resource). ``render`` turns the changed document into an HTML page.
         """
         if not needed:
             await self._passthrough(scope, receive, send, outcome)
@@ -676,12 +774,15 @@ class AccessMiddleware:
         if changed is None:
             await self._error(send, outcome, 404, "not found", "NotFound")
             return
-        new_body = json.dumps(changed, ensure_ascii=False).encode("utf-8")
-        raw = [
-            (k, v)
-            for k, v in start.get("headers", [])
-            if k.lower() not in (b"content-length", b"content-encoding", b"etag")
-        ]
+        drop: tuple[bytes, ...] = (b"content-length", b"content-encoding", b"etag")
+        if render is not None:
+            new_body = await run_in_threadpool(render, changed)
+            drop += (b"content-type",)
+        else:
+            new_body = json.dumps(changed, ensure_ascii=False).encode("utf-8")
+        raw = [(k, v) for k, v in start.get("headers", []) if k.lower() not in drop]
+        if render is not None:
+            raw.append((b"content-type", b"text/html; charset=utf-8"))
         outcome.status = status
         await self._send(send, status, raw, new_body)
 

@@ -18,7 +18,14 @@ from spatialsvc.errors import DatabaseUnavailable, InvalidInput, NotFound, Spati
 LOG = logging.getLogger("spatialsvc.web")
 RETRY_AFTER_SECONDS = 5
 
-_OGC_CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "InvalidRequest"}
+_OGC_CODES = {
+    400: "InvalidParameterValue",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "InvalidRequest",
+    409: "Conflict",
+}
 
 
 def exception_body(status: int, description: str, code: str | None = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ built from the rendered configuration, and a small route table calls those funct
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ class PygeoapiAdapter:
                 asyncio.set_event_loop(loop)  # some pygeoapi functions look for a loop
                 return function(self.api, api_request, *args)
 
-            headers, status, content = await loop.run_in_executor(None, run)
+            # in the request's context: the job manager reads who is asking (CALLER)
+            context = contextvars.copy_context()
+            headers, status, content = await loop.run_in_executor(None, context.run, run)
             content = apply_gzip(headers, content)
         return _to_response(headers, status, content)
 

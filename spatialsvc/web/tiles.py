@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from spatialsvc.errors import InvalidInput, NotFound
 from spatialsvc.tiles.matrixsets import get_matrix_set, matrix_sets
+from spatialsvc.tiles.mvt import TileView
 from spatialsvc.tiles.service import TileService, install
 
 if TYPE_CHECKING:
@@ -47,8 +48,15 @@ def tile_endpoint(service: TileService) -> Any:
         if request.query_params.get("f") not in TILE_FORMATS:
             raise InvalidInput("f must be mvt (or pbf) for a vector tile")
         p = request.path_params
+        # the access middleware narrows a caller's tiles to the fields it may see
+        view = request.scope.get("state", {}).get("tile_view")
         result = service.tile(
-            p["collection_id"], p["tms_id"], p["tile_matrix"], p["tile_row"], p["tile_col"]
+            p["collection_id"],
+            p["tms_id"],
+            p["tile_matrix"],
+            p["tile_row"],
+            p["tile_col"],
+            view if isinstance(view, TileView) else None,
         )
         headers = {
             "ETag": result.etag,

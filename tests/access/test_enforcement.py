@@ -19,11 +19,39 @@ from spatialsvc.web.access import RateLimiter, classify, credential
 BAD_KEY = "ssk_AAAAAAAA_" + "A" * 43
 
 
-def test_access_control_is_off_by_default(client: TestClient, monkeypatch: Any) -> None:
+def test_access_control_is_on_by_default(monkeypatch: Any) -> None:
     monkeypatch.delenv("SPATIALSVC_ACCESS_CONTROL", raising=False)
-    assert Settings().access_control is False
-    # the session's default app serves the conditional layer to anyone, as before
+    assert Settings(_env_file=None).access_control is True  # type: ignore[call-arg]
+    monkeypatch.setenv("SPATIALSVC_ACCESS_CONTROL", "false")
+    assert Settings(_env_file=None).access_control is False  # type: ignore[call-arg]
+
+
+def test_functional_tests_run_with_access_control_off(client: TestClient) -> None:
+    """The publishing tests' app (``client``) serves the conditional layer to anyone."""
     assert client.get("/collections/camera/items?f=json&limit=1").status_code == 200
+
+
+def test_basic_credentials_carry_the_key_as_password(
+    access_client: TestClient, callers: dict[str, Any]
+) -> None:
+    """Desktop GIS clients (QGIS, GDAL's USERPWD) send the key as an HTTP Basic password."""
+    import base64
+
+    key = callers["grantee"].key
+    for user in ("key", "anything", ""):
+        basic = base64.b64encode(f"{user}:{key}".encode()).decode()
+        r = access_client.get(
+            "/collections/camera/items?f=json&limit=1", headers={"Authorization": f"Basic {basic}"}
+        )
+        assert r.status_code == 200, r.text
+    for bad in (f"{key}:", "user:not-a-key", "no colon"):
+        basic = base64.b64encode(bad.encode()).decode()
+        r = access_client.get(
+            "/collections/camera/items?f=json&limit=1", headers={"Authorization": f"Basic {basic}"}
+        )
+        assert r.status_code == 401 and r.json()["code"] == "Unauthorized"
+    r = access_client.get("/collections/camera/items?f=json", headers={"Authorization": "Basic %%"})
+    assert r.status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import mapbox_vector_tile
 import pytest
 from starlette.testclient import TestClient
 
+from spatialsvc.auth.mask import mask_name
 from spatialsvc.tiles.matrixsets import get_matrix_set
 
 CALLERS = ["public", "stranger", "grantee", "fields", "expired", "owner", "admin"]
@@ -17,8 +19,7 @@ CENTRE = (121.545, 29.87)
 # Expected status per caller for the camera layer, route by route.
 SEES_METADATA = {c: 200 for c in CALLERS} | {"public": 401}
 READS_DATA = SEES_METADATA | {"stranger": 403, "expired": 403}
-# Vector tiles are not masked yet: whoever would see a field masked gets 403, not the tile.
-READS_TILES = READS_DATA | {"grantee": 403, "admin": 403}
+READS_TILES = READS_DATA  # with the names masked in the tile for MASKED callers
 CAMERA_EXPECTED = {
     "collection": SEES_METADATA,
     "queryables": SEES_METADATA,
@@ -31,20 +32,29 @@ CAMERA_EXPECTED = {
 MASKED = {"grantee", "admin"}
 
 
-def tile_path(layer: str, z: int = 15) -> str:
-    tile = get_matrix_set("WebMercatorQuad").tms.tile(*CENTRE, z)
+def tile_path(layer: str, z: int = 15, at: tuple[float, float] = CENTRE) -> str:
+    tile = get_matrix_set("WebMercatorQuad").tms.tile(*at, z)
     return f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{tile.y}/{tile.x}"
 
 
-def route(kind: str, layer: str, fid: str) -> str:
+def route(kind: str, layer: str, fid: str, at: tuple[float, float] = CENTRE) -> str:
     return {
         "collection": f"/collections/{layer}?f=json",
         "queryables": f"/collections/{layer}/queryables?f=json",
         "tileset": f"/collections/{layer}/tiles/WebMercatorQuad?f=json",
         "items": f"/collections/{layer}/items?f=json&limit=50",
         "item": f"/collections/{layer}/items/{fid}?f=json",
-        "tile": tile_path(layer),
+        "tile": tile_path(layer, at=at),
     }[kind]
+
+
+def tile_names(content: bytes, layer: str) -> dict[str, str]:
+    """camera_id → name in one vector tile."""
+    decoded = mapbox_vector_tile.decode(content)
+    return {
+        str(f["properties"]["camera_id"]): f["properties"].get("name")
+        for f in decoded[layer]["features"]
+    }
 
 
 def assert_no_camera(response: Any, cameras: list[tuple[str, str]]) -> None:
@@ -59,6 +69,20 @@ def camera_fid(cameras: list[tuple[str, str]]) -> str:
     return cameras[0][0]
 
 
+@pytest.fixture(scope="module")
+def camera_at(db_url: str, camera_fid: str) -> tuple[float, float]:
+    """Where the first camera is (its tile has at least that camera)."""
+    import psycopg2
+
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT ST_X(geom), ST_Y(geom) FROM registry.camera WHERE camera_id = %s",
+            (camera_fid,),
+        )
+        x, y = cur.fetchone()
+    return float(x), float(y)
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("kind", list(CAMERA_EXPECTED))
 def test_camera_matrix(
@@ -66,16 +90,23 @@ def test_camera_matrix(
     callers: dict[str, Any],
     cameras: list[tuple[str, str]],
     camera_fid: str,
+    camera_at: tuple[float, float],
     caller: str,
     kind: str,
 ) -> None:
     who = callers[caller]
-    r = access_client.get(route(kind, "camera", camera_fid), headers=who.headers)
+    r = access_client.get(route(kind, "camera", camera_fid, camera_at), headers=who.headers)
     expected = CAMERA_EXPECTED[kind][caller]
-    if kind == "tile" and expected == 200:
-        assert r.status_code in (200, 204), r.text
-    else:
-        assert r.status_code == expected, (r.status_code, r.text[:300])
+    assert r.status_code == expected, (r.status_code, r.text[:300])
+    if kind == "tile" and r.status_code == 200:
+        clear = dict(cameras)
+        names = tile_names(r.content, "camera")
+        assert camera_fid in names
+        for camera_id, name in names.items():
+            if caller in MASKED:
+                assert name == mask_name(clear[camera_id]) and name != clear[camera_id]
+            else:
+                assert name == clear[camera_id]
     if r.status_code >= 400:
         body = r.json()
         assert body["code"] == {401: "Unauthorized", 403: "Forbidden"}[r.status_code]
@@ -205,27 +236,52 @@ def test_masked_resource_only_as_json(access_client: TestClient, callers: dict[s
 
 
 def test_tile_cache_is_not_shared_across_access_classes(
-    access_client: TestClient, callers: dict[str, Any]
+    access_client: TestClient,
+    callers: dict[str, Any],
+    cameras: list[tuple[str, str]],
+    camera_at: tuple[float, float],
 ) -> None:
-    path = tile_path("camera")
+    """The owner's whole tile is cached; a caller who sees names masked gets a tile of its own
+    view (rendered, then cached apart), never the owner's; refused callers never reach the
+    cache."""
+    path = tile_path("camera", z=18, at=camera_at)  # a tile no other test asks for
     first = access_client.get(path, headers=callers["owner"].headers)  # fills the cache
-    assert first.status_code in (200, 204)
+    assert first.status_code == 200
     again = access_client.get(path, headers=callers["owner"].headers)
-    assert again.headers.get("x-tile-cache") == "hit"
-    for caller in ["public", "stranger", "expired", "grantee", "admin"]:
+    assert again.headers.get("x-tile-cache") == "hit" and again.content == first.content
+    clear = dict(cameras)
+    assert all(n == clear[c] for c, n in tile_names(first.content, "camera").items())
+    masked = access_client.get(path, headers=callers["grantee"].headers)
+    assert masked.status_code == 200 and masked.headers.get("x-tile-cache") == "miss"
+    assert masked.headers["etag"] != first.headers["etag"]
+    names = tile_names(masked.content, "camera")
+    assert names and all(n == mask_name(clear[c]) for c, n in names.items())
+    # the admin sees the same masked view: the grantee's cached tile
+    admin = access_client.get(path, headers=callers["admin"].headers)
+    assert admin.headers.get("x-tile-cache") == "hit" and admin.content == masked.content
+    # a grant with the name in clear sees the owner's view
+    fields = access_client.get(path, headers=callers["fields"].headers)
+    assert fields.content == first.content
+    for caller in ["public", "stranger", "expired"]:
         r = access_client.get(path, headers=callers[caller].headers)
         assert r.status_code in (401, 403)
         assert "x-tile-cache" not in r.headers and r.headers["content-type"] == "application/json"
     assert first.headers["cache-control"].startswith("private")
 
 
-def test_html_pages_for_the_public(access_client: TestClient) -> None:
-    """The landing page's HTML lists no resource; the collection list's HTML cannot be
-    filtered yet, so the public (who may not see every collection) is sent to its JSON."""
+def test_html_pages_for_the_public(access_client: TestClient, callers: dict[str, Any]) -> None:
+    """The landing page's HTML lists no resource; the collection list's HTML is rendered from
+    the caller's filtered list."""
     r = access_client.get("/?f=html")
     assert r.status_code == 200 and CAMERA_TITLE not in r.text
-    r = access_client.get("/collections?f=html")
-    assert r.status_code == 406 and r.json()["code"] == "NotAcceptable"
+    for headers in ({"Accept": "text/html"}, {}):
+        url = "/collections" if headers else "/collections?f=html"
+        r = access_client.get(url, headers=headers)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert CAMERA_TITLE not in r.text and "/collections/camera" not in r.text
+        assert "/collections/road" in r.text  # the open layers are listed
+    r = access_client.get("/collections?f=html", headers=callers["grantee"].headers)
+    assert r.status_code == 200 and CAMERA_TITLE in r.text
 
 
 def test_answers_vary_on_credentials(access_client: TestClient, callers: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 Run by Debian's /usr/bin/python3 (python3-qgis), not the project's venv:
 
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 qgis_probe.py '{"url": ..., "layers": [...],
-        "known": {"layer": ..., "id": ...}}'
+        "known": {"layer": ..., "id": ...}, "key": "ssk_..."}'
 
 For each layer it prints whether QGIS's "OAPIF" provider finds it valid, its CRS, how many
 features it reads, and for the known feature (matched on the field "id", where QGIS puts each
@@ -28,11 +28,13 @@ from qgis.core import (  # noqa: E402  (needs the environment above)
 PAGE_SIZE = 10000
 
 
-def probe(url: str, layer_id: str, known: dict) -> dict:
-    """What QGIS makes of one layer."""
+def probe(url: str, layer_id: str, known: dict, key: str | None = None) -> dict:
+    """What QGIS makes of one layer (with the API key as the HTTP Basic password, if given)."""
     uri = f"url='{url}' typename='{layer_id}' pageSize='{PAGE_SIZE}'"
+    if key:
+        uri += f" username='key' password='{key}'"
     layer = QgsVectorLayer(uri, layer_id, "OAPIF")
-    out: dict = {"uri": uri, "valid": layer.isValid()}
+    out: dict = {"uri": uri.replace(key, "<key>") if key else uri, "valid": layer.isValid()}
     if not layer.isValid():
         out["error"] = layer.error().summary()
         return out
@@ -60,7 +62,7 @@ def main() -> int:
         result = {
             "qgis": Qgis.QGIS_VERSION,
             "layers": {
-                layer_id: probe(args["url"], layer_id, args.get("known", {}))
+                layer_id: probe(args["url"], layer_id, args.get("known", {}), args.get("key"))
                 for layer_id in args["layers"]
             },
         }

@@ -23,10 +23,12 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: python3-qgis lives there, not in
 
 
 @pytest.fixture(scope="module")
-def qgis_view(live_server: str, layers: dict[str, Any], known_address: Any) -> dict[str, Any]:
-    """What QGIS sees of every published layer (one headless QGIS run for all of them)."""
+def qgis_view(secure_server: Any, layers: dict[str, Any], known_address: Any) -> dict[str, Any]:
+    """What QGIS sees of every published layer (one headless QGIS run for all of them), signed
+    in as an administrator: QGIS 3.22 sends the API key as the password of HTTP Basic."""
     args = {
-        "url": live_server,
+        "url": secure_server.url,
+        "key": secure_server.key,
         "layers": sorted(layers),
         "known": {"layer": "standard_address", "id": known_address.address_id},
     }

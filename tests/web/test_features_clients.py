@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg2
@@ -75,6 +76,29 @@ def test_owslib_reads_items(live_server: str) -> None:
     one = api.collection_item("poi", items["features"][0]["id"])
     assert one["id"] == items["features"][0]["id"]
     assert "poi" in [c["id"] for c in api.collections()["collections"]]
+
+
+def test_owslib_with_a_key_on_the_secured_service(secure_server: Any, db_url: str) -> None:
+    """OWSLib sends the administrator's key (made by the CLI) as the HTTP Basic password and
+    reads a layer that only departments may read; without the key the same layer is neither
+    listed nor readable. (OWSLib's ``headers=`` argument updates its module-wide default
+    headers, so every later OWSLib client would send the key: ``auth=`` does not.)"""
+    from owslib.ogcapi.features import Features
+    from owslib.util import Authentication
+
+    signed_in = Features(
+        secure_server.url, auth=Authentication(username="key", password=secure_server.key)
+    )
+    items = signed_in.collection_items("building", limit=5)
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM base.building")
+        total = cur.fetchone()[0]
+    assert len(items["features"]) == min(5, total) > 0
+    assert "building" in [c["id"] for c in signed_in.collections()["collections"]]
+    public = Features(secure_server.url)
+    assert "building" not in [c["id"] for c in public.collections()["collections"]]
+    with pytest.raises(RuntimeError):  # OWSLib raises on the 401 answer
+        public.collection_items("building", limit=5)
 
 
 def _median_ms(http: httpx.Client, path: str, n: int = 30) -> float:
