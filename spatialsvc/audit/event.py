@@ -41,7 +41,7 @@ class Event:
     """One audited act: who did what to which resource, through which endpoint, with what result.
 
     ``action`` names the act (``data.read``, ``tile.read``, ``process.execute``,
-    ``admin.create_key``, ``application.approve``); ``returned`` is the number of features or
+    ``admin.key.create``, ``application.approve``); ``returned`` is the number of features or
     tiles returned (``None`` when the act returns none); ``params`` must be JSON-like.
     """
 

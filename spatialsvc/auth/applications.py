@@ -121,6 +121,31 @@ def get(conn: Any, application_id: int) -> Application:
     return _row(row)
 
 
+def may_see(
+    principal: Principal, resources: Mapping[str, Resource], application: Application
+) -> bool:
+    """The rule of :func:`list_applications` for one application: the applying department,
+    the resource's owner and administrators see it."""
+    if principal.is_admin:
+        return True
+    if principal.department is None:
+        return False
+    owner = resources.get(application.resource)
+    return application.department == principal.department or (
+        owner is not None and owner.department == principal.department
+    )
+
+
+def get_visible(
+    conn: Any, principal: Principal, resources: Mapping[str, Resource], application_id: int
+) -> Application:
+    """One application the caller may see; any other is :class:`NotFound`, as if missing."""
+    application = get(conn, application_id)
+    if not may_see(principal, resources, application):
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
 def _may_decide(principal: Principal, resource: Resource) -> None:
     if principal.is_admin:
         return

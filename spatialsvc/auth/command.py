@@ -1,8 +1,13 @@
-"""The ``spatialsvc auth`` and ``spatialsvc application`` command groups."""
+"""The ``spatialsvc auth`` and ``spatialsvc application`` command groups.
+
+Every act (create a department or a key, revoke a key, issue a token, apply, approve, reject,
+revoke) goes through :mod:`spatialsvc.auth.acts`, which writes its audit row in the act's own
+transaction (or records the refusal).  Listing is not an act and is not audited.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +48,13 @@ def _principal(conn: Any, key: str) -> Principal:
     return principal
 
 
+def _connect(settings: Settings) -> Callable[[], Any]:
+    """How an act opens its connection."""
+    from spatialsvc.db.connect import connect
+
+    return lambda: connect(settings, "spatialsvc-auth")
+
+
 @click.group("auth")
 def auth() -> None:
     """Departments, API keys and bearer tokens (see docs/access.md)."""
@@ -51,14 +63,25 @@ def auth() -> None:
 @auth.command("create-department")
 @click.argument("code")
 @click.option("--name", required=True, help="The department's full name.")
+@click.option(
+    "--exist-ok", is_flag=True, help="A department of that code already there is not an error."
+)
 @click.pass_context
-def create_department(ctx: click.Context, code: str, name: str) -> None:
+def create_department(ctx: click.Context, code: str, name: str, exist_ok: bool) -> None:
     """Register a department (CODE as in layers/*.yml, e.g. ga-hs)."""
-    from spatialsvc.auth import keys
-    from spatialsvc.db.connect import transaction
+    from spatialsvc.auth import acts
+    from spatialsvc.auth.keys import department_exists
 
-    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
-        keys.create_department(conn, code, name)
+    connect = _connect(settings_of(ctx))
+    if exist_ok:
+        conn = connect()
+        try:
+            if department_exists(conn, code):
+                click.echo(f"department {code} exists already", err=True)
+                return
+        finally:
+            conn.close()
+    acts.create_department(connect, acts.Actor.cli("auth create-department"), code, name)
     click.echo(f"department {code} created", err=True)
 
 
@@ -72,11 +95,12 @@ def create_key(
     ctx: click.Context, department: str, role: str, label: str, expires: datetime | None
 ) -> None:
     """Make an API key and print it on stdout: the only time it is shown."""
-    from spatialsvc.auth import keys
-    from spatialsvc.db.connect import transaction
+    from spatialsvc.auth import acts
 
-    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
-        new = keys.create_key(conn, department, role, label, _local(expires))
+    new = acts.create_key(
+        _connect(settings_of(ctx)), acts.Actor.cli("auth create-key"),
+        department, role, label, _local(expires),
+    )  # fmt: skip
     r = new.record
     click.echo(
         f"key {r.id} for {r.department} ({r.role}), expires {_when(r.expires)}: "
@@ -111,11 +135,9 @@ def list_keys(ctx: click.Context, department: str | None) -> None:
 @click.pass_context
 def revoke_key(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (the 8 characters after ssk_)."""
-    from spatialsvc.auth import keys
-    from spatialsvc.db.connect import transaction
+    from spatialsvc.auth import acts
 
-    with transaction(settings_of(ctx), "spatialsvc-auth") as conn:
-        r = keys.revoke(conn, key_id)
+    r = acts.revoke_key(_connect(settings_of(ctx)), acts.Actor.cli("auth revoke-key"), key_id)
     click.echo(f"key {r.id} of {r.department} revoked")
 
 
@@ -125,13 +147,11 @@ def revoke_key(ctx: click.Context, key_id: str) -> None:
 @click.pass_context
 def token(ctx: click.Context, key: str, ttl: int) -> None:
     """Print a bearer token for a key's department and role."""
-    from spatialsvc.auth import tokens
-    from spatialsvc.db.connect import transaction
+    from spatialsvc.auth import acts
 
     settings = settings_of(ctx)
-    with transaction(settings, "spatialsvc-auth") as conn:
-        principal = _principal(conn, key)
-    click.echo(tokens.issue(settings, principal, ttl))
+    actor = acts.Actor.cli("auth token", key=key)
+    click.echo(acts.issue_token(_connect(settings), actor, settings, ttl))
 
 
 @click.group("application")
@@ -169,17 +189,14 @@ def apply_cmd(
     until: datetime,
 ) -> None:
     """Apply for a conditional resource; prints the application's id on stdout."""
-    from spatialsvc.auth import applications
-    from spatialsvc.db.connect import transaction
+    from spatialsvc.auth import acts
 
     settings = settings_of(ctx)
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields is not None else None
-    with transaction(settings, "spatialsvc-auth") as conn:
-        principal = _principal(conn, key)
-        a = applications.apply(
-            conn, principal, _resources(settings), resource, purpose,
-            until.astimezone(), wanted, _local(valid_from),
-        )  # fmt: skip
+    a = acts.apply(
+        _connect(settings), acts.Actor.cli("application apply", key=key),
+        _resources(settings), resource, purpose, until.astimezone(), wanted, _local(valid_from),
+    )  # fmt: skip
     click.echo(f"application {a.id} filed, pending the owner's decision", err=True)
     click.echo(a.id)
 
@@ -191,15 +208,13 @@ def _decision(verb: str) -> Any:
     @click.option("--reason", default=None, help="Why (required to reject or revoke).")
     @click.pass_context
     def command(ctx: click.Context, application_id: int, key: str, reason: str | None) -> None:
-        from spatialsvc.auth import applications
-        from spatialsvc.db.connect import transaction
+        from spatialsvc.auth import acts
 
         settings = settings_of(ctx)
-        act = getattr(applications, verb)
-        with transaction(settings, "spatialsvc-auth") as conn:
-            principal = _principal(conn, key)
-            args = (reason,) if verb == "approve" else (reason or "",)
-            a = act(conn, principal, _resources(settings), application_id, *args)
+        actor = acts.Actor.cli(f"application {verb}", key=key)
+        a = acts.decide(
+            _connect(settings), actor, _resources(settings), verb, application_id, reason
+        )
         click.echo(_show(a))
 
     command.__doc__ = {
