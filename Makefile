@@ -103,6 +103,9 @@ bench: db .venv-bench/bin/uvicorn $(VENV)/.bench-extra
 	$(BIN)/python bench/geocoding.py
 	$(BIN)/python bench/address_parsing.py
 	$(BIN)/python bench/realworld_parsing.py
+	$(BIN)/python bench/zonal_stats.py
+	@echo "==> access control and audit on against off (items, tiles)"
+	$(BIN)/python bench/access.py
 
 clean:
 	-$(BIN)/spatialsvc db down

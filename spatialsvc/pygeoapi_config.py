@@ -22,11 +22,15 @@ TILES_PROVIDER = "spatialsvc.providers.tiles.PostGISTileProvider"
 RECORDS_PROVIDER = "spatialsvc.providers.records.CatalogueProvider"
 CATALOGUE_ID = "catalogue"
 JOB_MANAGER = "spatialsvc.processes.manager.JobManager"
-# OGC API - Processes: id → processor (spatialsvc.processes.geocode).
+# OGC API - Processes: id → processor (spatialsvc.processes.geocode and .analysis).
 PROCESSES = {
     "geocode": "spatialsvc.processes.geocode.GeocodeProcessor",
     "reverse-geocode": "spatialsvc.processes.geocode.ReverseGeocodeProcessor",
     "geocode-batch": "spatialsvc.processes.geocode.GeocodeBatchProcessor",
+    "zonal-stats": "spatialsvc.processes.analysis.ZonalStatsProcessor",
+    "nearby-entities": "spatialsvc.processes.analysis.NearbyEntitiesProcessor",
+    "buffer-count": "spatialsvc.processes.analysis.BufferCountProcessor",
+    "density": "spatialsvc.processes.analysis.DensityProcessor",
 }
 TERRAIN_ID = "terrain_dem"
 HEADER = (

@@ -116,6 +116,27 @@ def demo(settings: Settings) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
+def geocoded(settings: Settings, db_url: str, demo: dict[str, int]) -> dict[str, int]:
+    """Both registers of the demo geocoded (``spatialsvc geocode registry``), once a session;
+    returns how many persons and legal entities have a point."""
+    from spatialsvc.geocoding.registry import run_registry
+
+    def located(name: str) -> int:
+        table = sql.Identifier("registry", f"{name}_geocode")
+        with psycopg2.connect(db_url) as c, c.cursor() as cur:
+            cur.execute(sql.SQL("SELECT count(geom) FROM {}").format(table))
+            return int(cur.fetchone()[0])  # type: ignore[index]
+
+    counts = {}
+    for name in ("person", "legal_entity"):
+        if located(name) == 0:
+            run_registry(settings, name, workers=1, echo=lambda _m: None)
+        counts[name] = located(name)
+    assert min(counts.values()) > 0
+    return counts
+
+
+@pytest.fixture(scope="session")
 def app(settings: Settings, demo: dict[str, int]):  # type: ignore[no-untyped-def]
     """The ASGI application over the demo data."""
     from spatialsvc.web.app import create_app
