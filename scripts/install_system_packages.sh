@@ -4,13 +4,15 @@
 #   fonts-noto-cjk  Noto Sans CJK, the font the vector basemap's glyphs are made from
 #   python3-qgis qgis-providers  QGIS 3.22, scripted headless by Debian's /usr/bin/python3 in
 #                   tests/clients: the GIS desktop client reading our OGC API - Features (~1 GB)
+#   chromium chromium-driver  headless Chromium (and its WebDriver) for tests/client's screenshot
+#                   of a thematic map from spatialsvc.client, driven by Playwright (~440 MB)
 # PostgreSQL + PostGIS are installed by `spatialsvc db up` itself when missing.
 # Installs only what is missing; needs root or passwordless sudo when something is.
 set -euo pipefail
 need=()
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
-for pkg in python3-qgis qgis-providers; do
+for pkg in python3-qgis qgis-providers chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then
