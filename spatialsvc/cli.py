@@ -109,6 +109,35 @@ def db_status(ctx: click.Context) -> None:
         click.echo(f"{'applied' if done else 'pending'}  {mig.path.name}")
 
 
+@db.command("backup")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="File to write (PostgreSQL custom format, compressed).",
+)
+@click.pass_context
+def db_backup(ctx: click.Context, output: Path) -> None:
+    """Back up the database in use with pg_dump (every schema, data and migrations)."""
+    from spatialsvc.db.backup import backup
+
+    backup(settings_of(ctx), output, echo=_echo)
+
+
+@db.command("restore")
+@click.argument("backup_file", type=click.Path(path_type=Path))
+@click.option(
+    "--database", default=None, help="Database to restore into (default: the one in use)."
+)
+@click.option("--yes", is_flag=True, help="Replace the database even if it is not empty.")
+@click.pass_context
+def db_restore(ctx: click.Context, backup_file: Path, database: str | None, yes: bool) -> None:
+    """Restore a backup made by `db backup` (into a new database, then swapped in)."""
+    from spatialsvc.db.backup import restore
+
+    restore(settings_of(ctx), backup_file, database=database, replace=yes, echo=_echo)
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Address to bind (default SPATIALSVC_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default SPATIALSVC_PORT, 5000).")
@@ -192,6 +221,10 @@ main.add_command(address)
 from spatialsvc.geocoding.command import geocode  # noqa: E402
 
 main.add_command(geocode)
+
+from spatialsvc.thematic.command import stats  # noqa: E402
+
+main.add_command(stats)
 
 from spatialsvc.auth.command import application, auth  # noqa: E402
 

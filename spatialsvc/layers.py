@@ -48,6 +48,50 @@ class Style(BaseModel):
     opacity: float = Field(default=0.6, ge=0, le=1)
 
 
+Scheme = Literal[
+    "quantiles",
+    "natural_breaks",
+    "equal_interval",
+    "fisher_jenks",
+    "maximum_breaks",
+    "jenks_caspall",
+]
+HEX = r"^#[0-9a-fA-F]{6}$"
+
+
+class Thematic(BaseModel):
+    """A thematic (choropleth) style of a layer: classes of one field, breaks by mapclassify.
+
+    The number of classes is the number of colours.  Breaks are computed from the published
+    values (small counts already suppressed) by ``spatialsvc.thematic.legend``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    title: str = Field(min_length=1)
+    field: str = Field(pattern=IDENT)
+    unit: str = ""
+    scheme: Scheme = "quantiles"
+    colors: list[str] = Field(min_length=2, max_length=9)
+    no_data_color: str = Field(default="#d9d9d9", pattern=HEX)
+    no_data_label: str = "少于 5 或不公开"
+    digits: int = Field(default=0, ge=0, le=4, description="Decimals in the legend's labels")
+    latest: str | None = Field(
+        default=None,
+        pattern=IDENT,
+        description="Draw and classify only the features with this field's largest value "
+        "(e.g. year: the latest year of a layer holding one feature per unit and year)",
+    )
+
+    @field_validator("colors")
+    @classmethod
+    def _hex_colors(cls, value: list[str]) -> list[str]:
+        for colour in value:
+            if not re.fullmatch(HEX, colour):
+                raise ValueError(f"colour {colour!r} is not #rrggbb")
+        return value
+
+
 class Layer(BaseModel):
     """One published vector layer."""
 
@@ -69,6 +113,9 @@ class Layer(BaseModel):
     style: Style = Field(default_factory=Style)
     minzoom: int = Field(default=0, ge=0, le=22)
     maxzoom: int = Field(default=18, ge=0, le=22)
+    thematic: list[Thematic] = Field(
+        default_factory=list, description="Thematic styles, the first the default"
+    )
 
     @field_validator("table")
     @classmethod
@@ -127,6 +174,12 @@ def load_layer(path: Path) -> Layer:
         raise ConfigError(f"{path.name}: id {layer.id!r} must match the file name")
     if layer.id_column not in layer.fields:
         raise ConfigError(f"{path.name}: id_column {layer.id_column!r} is not in fields")
+    for style in layer.thematic:
+        for name in (style.field, style.latest):
+            if name is not None and name not in layer.fields:
+                raise ConfigError(f"{path.name}: thematic {style.id!r}: {name!r} is not in fields")
+    if len({style.id for style in layer.thematic}) != len(layer.thematic):
+        raise ConfigError(f"{path.name}: thematic style ids repeat")
     return layer
 
 

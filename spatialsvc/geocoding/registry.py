@@ -5,6 +5,7 @@ one), on every core.  Answers go to ``registry.<register>_geocode`` (one row per
 below the minimum score or without a match, to ``registry.geocode_review`` with the reason.
 Every chunk is committed with its review rows, so a run killed half way keeps what it did; the
 next run geocodes only the records without an answer, or whose address text changed since.
+A run that wrote answers ends by recomputing the thematic layers (``spatialsvc stats refresh``).
 """
 
 from __future__ import annotations
@@ -340,4 +341,8 @@ def _run(
         _summarise(conn, reg, report)
     finally:
         conn.close()
+    if report.records:
+        from spatialsvc.thematic.refresh import refresh_after
+
+        refresh_after(settings, f"geocode registry {name}", echo or (lambda _m: None))
     return report

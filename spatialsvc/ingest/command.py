@@ -190,6 +190,9 @@ def run_ingest(
         gdf = _vector_frame(source, parsed, encoding, invalid, x_column, y_column, report)
         _ingest_vector(settings, source, gdf, report, echo, chunk or CHUNK)
     _sync_catalogue(settings, echo)
+    from spatialsvc.thematic.refresh import refresh_after
+
+    refresh_after(settings, f"ingest {layer}", echo)
     return report
 
 

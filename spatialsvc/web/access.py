@@ -50,7 +50,7 @@ from spatialsvc.auth.policy import (
     resources_from_layers,
 )
 from spatialsvc.auth.principal import PUBLIC, Principal
-from spatialsvc.errors import SpatialsvcError, Unauthorized
+from spatialsvc.errors import DatabaseUnavailable, SpatialsvcError, Unauthorized
 from spatialsvc.layers import Sharing
 from spatialsvc.pygeoapi_config import CATALOGUE_ID, TERRAIN_ID
 from spatialsvc.tiles.mvt import TileView
@@ -105,7 +105,9 @@ HTML_OK = frozenset({"metadata.landing", "metadata.openapi"})
 """Lists whose HTML page names no resource (the landing page; Swagger UI loads the JSON)."""
 SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "key"})
 MASKABLE_TYPES = ("application/geo+json", "application/json")
-_METADATA_TAILS = re.compile(r"^(queryables|schema|tiles|tiles/[^/]+|tiles/[^/]+/metadata)$")
+_METADATA_TAILS = re.compile(
+    r"^(queryables|schema|tiles|tiles/[^/]+|tiles/[^/]+/metadata|legend|styles/[^/]+)$"
+)
 _TILE_TAIL = re.compile(r"^tiles/[^/]+/[^/]+/[^/]+/[^/]+$")
 
 
@@ -231,8 +233,10 @@ class _Pool:
             conn.autocommit = True
         try:
             result = work(conn)
-        except Exception:
+        except Exception as exc:
             conn.close()
+            if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
+                self.close()  # the server went away: the idle ones are dead too
             raise
         try:
             self._idle.put_nowait(conn)
@@ -425,6 +429,16 @@ class AccessMiddleware:
                 await self._too_many(send, outcome, wait)
             else:
                 await self._error(send, outcome, 401, exc.message, "Unauthorized")
+        except DatabaseUnavailable:  # cannot connect: like a dropped connection below
+            LOG.warning("authentication failed: the database is not reachable")
+            await self._error(
+                send,
+                outcome,
+                503,
+                "the service is temporarily unavailable",
+                "ServiceUnavailable",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         except SpatialsvcError as exc:
             LOG.error("authentication failed: %s", exc.message)
             await self._error(send, outcome, exc.status_code, "internal error", "ServerError")

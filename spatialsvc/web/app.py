@@ -84,6 +84,7 @@ ROUTE_MODULES: list[str] = [
     "spatialsvc.web.vector_basemap",
     "spatialsvc.web.geocode",
     "spatialsvc.web.processes",
+    "spatialsvc.web.legend",
     "spatialsvc.web.applications",
 ]
 

@@ -154,6 +154,15 @@ def test_classify() -> None:
     assert classify("/jobs/abc/results").resource == "standard_address"  # type: ignore[union-attr]
     assert classify("/somewhere/else") is None
     assert classify("/collections/camera/items/7/more") is None
+    for tail in ("legend", "styles/default"):
+        target = classify(f"/collections/stats_grid/{tail}")
+        assert target is not None and (target.kind, target.resource) == ("metadata", "stats_grid")
+    analysis = classify("/processes/zonal-stats/execution")
+    assert analysis is not None and analysis.resource == "analysis"
+    nearby = classify("/processes/nearby-entities/execution")
+    assert nearby is not None and nearby.resource == "legal_entity"
+    assert classify("/applications/3/approve").kind == "account"  # type: ignore[union-attr]
+    assert classify("/map/").kind == "free"  # type: ignore[union-attr]
 
 
 def test_credential_headers() -> None:
