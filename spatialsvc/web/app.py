@@ -86,6 +86,7 @@ ROUTE_MODULES: list[str] = [
     "spatialsvc.web.processes",
     "spatialsvc.web.legend",
     "spatialsvc.web.applications",
+    "spatialsvc.web.portal",
 ]
 
 
