@@ -56,6 +56,21 @@ def connection(settings: Settings) -> Iterator[Any]:
         raise DatabaseUnavailable("the database is not reachable") from exc
     finally:
         pool.putconn(conn, close=broken or bool(conn.closed))
+        if broken:
+            _discard_idle(pool)
+
+
+def _discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
+    """Close the pool's idle connections: when one was found broken (PostgreSQL restarted),
+    the others opened before it are dead too, and each would fail one more request."""
+    with pool._lock:  # type: ignore[attr-defined]
+        idle = list(pool._pool)  # type: ignore[attr-defined]
+        pool._pool.clear()  # type: ignore[attr-defined]
+    for conn in idle:
+        try:
+            conn.close()
+        except psycopg2.Error:
+            pass
 
 
 def close_all() -> None:

@@ -269,6 +269,15 @@ def _start(out: Output, source: Source, fingerprint: dict[str, Any]) -> tuple[in
     return 0, len(header)
 
 
+def _executor(settings: Settings, workers: int, scheduler: str | None) -> Any:
+    """This machine's worker processes, or a Dask cluster's workers: the same interface."""
+    if scheduler is None:
+        return GeocodePool(settings, workers)
+    from spatialsvc.geocoding.dask_pool import DaskPool
+
+    return DaskPool(settings, scheduler, workers)
+
+
 def run_batch(
     settings: Settings,
     input_path: Path,
@@ -278,8 +287,13 @@ def run_batch(
     encoding: str | None = None,
     chunk: int = CHUNK,
     echo: Echo | None = None,
+    scheduler: str | None = None,
 ) -> BatchReport:
-    """Geocode ``column`` of every row of ``input_path`` into ``output``; resumable."""
+    """Geocode ``column`` of every row of ``input_path`` into ``output``; resumable.
+
+    ``scheduler`` (``local`` or ``tcp://HOST:PORT``) runs the chunks on a Dask cluster instead
+    of this machine's worker processes; nothing else changes (see geocoding/dask_pool.py).
+    """
     import time
 
     t0 = time.perf_counter()
@@ -289,7 +303,7 @@ def run_batch(
     fingerprint = _fingerprint(source, chunk)
     out = Output(output)
     report = BatchReport(rows=total, encoding=source.encoding)
-    with GeocodePool(settings, workers or os.cpu_count() or 1) as pool:
+    with _executor(settings, workers or os.cpu_count() or 1, scheduler) as pool:
         report.ready_seconds = pool.ready_seconds
         rows_done, bytes_done = _start(out, source, fingerprint)
         report.resumed_from = rows_done

@@ -107,6 +107,12 @@ _WORKERS = click.option(
     default=None,
     help="Encoding of the input (default: UTF-8, with or without BOM, else GB18030/GBK).",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|tcp://HOST:PORT",
+    help="Run on a Dask distributed cluster: `local` starts one of --workers processes here.",
+)
 @click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=None, hidden=True)
 @click.pass_context
 def batch(
@@ -116,6 +122,7 @@ def batch(
     output: Path,
     workers: int,
     encoding: str | None,
+    scheduler: str | None,
     chunk_size: int | None,
 ) -> None:
     """Geocode a CSV file: every input column, then the geocode's columns (resumable)."""
@@ -130,6 +137,7 @@ def batch(
         encoding=encoding,
         chunk=chunk_size or CHUNK,
         echo=lambda m: click.echo(m, err=True),
+        scheduler=scheduler,
     )
     for line in report.lines():
         click.echo(line, err=True)

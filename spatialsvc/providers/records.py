@@ -25,7 +25,7 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 
-from spatialsvc.errors import SpatialsvcError
+from spatialsvc.errors import DatabaseUnavailable, SpatialsvcError
 from spatialsvc.providers import context
 from spatialsvc.settings import Settings
 
@@ -120,6 +120,13 @@ class Where:
             bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
         if len(bbox) != 4:
             raise ProviderInvalidQueryError(user_msg="bbox needs 4 or 6 numbers")
+        lon1, lat1, lon2, lat2 = bbox
+        if not (-180 <= min(lon1, lon2) <= max(lon1, lon2) <= 180) or not (
+            -90 <= min(lat1, lat2) <= max(lat1, lat2) <= 90
+        ):  # also refuses NaN; 1e308 would reach PostGIS
+            raise ProviderInvalidQueryError(
+                user_msg="bbox: longitudes in [-180, 180], latitudes in [-90, 90]"
+            )
         self.add("ST_Intersects(extent, ST_MakeEnvelope(%s, %s, %s, %s, 4490))", *bbox)
 
     def datetime(self, value: str | None) -> None:
@@ -254,6 +261,8 @@ class CatalogueProvider(BaseProvider):
             with connection(_settings()) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
                 cur.execute(query, params)
                 return [dict(r) for r in cur.fetchall()]
+        except DatabaseUnavailable:
+            raise  # past pygeoapi (which would make it a 500) to our handler: 503, Retry-After
         except SpatialsvcError as exc:
             raise ProviderConnectionError(user_msg="the catalogue is unavailable") from exc
         except psycopg2.Error as exc:
@@ -309,6 +318,8 @@ class CatalogueProvider(BaseProvider):
 
     def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
         """One record by identifier; ProviderItemNotFoundError (404) if there is none."""
+        if "\x00" in str(identifier):  # PostgreSQL text cannot hold NUL: psycopg2 refuses it
+            raise ProviderItemNotFoundError(user_msg="record not found")
         rows = self._run(_SELECT + sql.SQL(" WHERE identifier = %s"), [str(identifier)])
         if not rows:
             raise ProviderItemNotFoundError(user_msg="record not found")
