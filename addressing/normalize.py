@@ -88,7 +88,11 @@ def to_simplified(text: str) -> str:
     trad = _traditional_chars()
     for ch in text:
         if ch in trad:
-            out = str(_converter().convert(text))
+            try:
+                out = str(_converter().convert(text))
+            except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): OpenCC takes UTF-8
+                text = text.encode("utf-8", "replace").decode("utf-8")
+                out = str(_converter().convert(text))
             kept = _kept_chars()
             if len(out) == len(text) and any(c in kept for c in text):
                 out = "".join(a if a in kept else b for a, b in zip(text, out, strict=True))

@@ -192,6 +192,8 @@ class JobManager(BaseManager):
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """One job, with its dates as pygeoapi writes them."""
+        if "\x00" in job_id:  # PostgreSQL text cannot hold NUL: psycopg2 refuses it (a 500)
+            raise JobNotFoundError()
         owned, owner_params = _owner_filter(CALLER.get())
         query = sql.SQL("{} WHERE identifier = %(job_id)s AND {}").format(self._select(), owned)
         rows = self._run(query, {"job_id": job_id, **owner_params})

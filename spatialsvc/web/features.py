@@ -219,7 +219,8 @@ def item_endpoint(state: AppState) -> Any:
         identifier = request.path_params["item_id"]
         crs = resolve(request.query_params.get("crs"), "crs")
         html = wants_html(request)
-        if not identifier or "/" in identifier or len(identifier) > 256:
+        # no PostgreSQL text holds NUL (psycopg2 refuses to send it: a 500 before this check)
+        if not identifier or "/" in identifier or "\x00" in identifier or len(identifier) > 256:
             raise NotFound(f"no such feature in {layer.id}")
         with connection(settings) as conn:
             kinds = query.column_kinds(conn, layer, cache_key)

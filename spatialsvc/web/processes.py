@@ -9,6 +9,7 @@ job documents, results). Each call runs with the caller in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from spatialsvc.auth.principal import Principal
+from spatialsvc.errors import InvalidInput
 from spatialsvc.processes.manager import CALLER, JobCaller
 from spatialsvc.web.access import principal_of
 from spatialsvc.web.app import AppState
@@ -27,6 +29,22 @@ def job_caller(principal: Principal | None) -> JobCaller | None:
     if principal is None:
         return None
     return JobCaller(principal.department, principal.who, principal.is_admin)
+
+
+def check_execute_body(body: bytes) -> None:
+    """Refuse an execute request that is not a JSON object, or whose ``inputs`` or
+    ``subscriber`` is not one: pygeoapi 0.21 answers a body that is not UTF-8 with a 500, and
+    calls ``.get`` on the others (another 500).
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        raise InvalidInput("the execute request must be a JSON object with 'inputs'") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the execute request must be a JSON object with 'inputs'")
+    for name in ("inputs", "subscriber"):
+        if data.get(name) is not None and not isinstance(data[name], dict):
+            raise InvalidInput(f"{name}: must be a JSON object")
 
 
 def routes(state: AppState) -> list[BaseRoute]:
@@ -51,6 +69,11 @@ def routes(state: AppState) -> list[BaseRoute]:
 
         return endpoint
 
+    async def execute(request: Request) -> Response:
+        check_execute_body(await request.body())
+        process_id = request.path_params["process_id"]
+        return await as_caller(request, processes.execute_process, process_id)
+
     async def job(request: Request) -> Response:
         function = processes.delete_job if request.method == "DELETE" else processes.get_jobs
         return await as_caller(request, function, request.path_params["job_id"])
@@ -62,11 +85,7 @@ def routes(state: AppState) -> list[BaseRoute]:
             call(processes.describe_processes, "process_id"),
             methods=["GET"],
         ),
-        Route(
-            "/processes/{process_id}/execution",
-            call(processes.execute_process, "process_id"),
-            methods=["POST"],
-        ),
+        Route("/processes/{process_id}/execution", execute, methods=["POST"]),
         Route("/jobs", call(processes.get_jobs), methods=["GET"]),
         Route("/jobs/{job_id}", job, methods=["GET", "DELETE"]),
         Route("/jobs/{job_id}/results", call(processes.get_job_result, "job_id"), methods=["GET"]),

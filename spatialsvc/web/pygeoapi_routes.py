@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
+from babel.core import UnknownLocaleError
 from pygeoapi.api import API, APIRequest, apply_gzip
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -38,6 +42,98 @@ def _to_response(headers: dict[str, Any], status: int, content: Any) -> Response
     return response
 
 
+def _without_locale(request: Request) -> Request:
+    """The same request without the ``lang`` parameter and the ``Accept-Language`` header."""
+    scope = dict(request.scope)
+    query = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "lang"]
+    scope["query_string"] = urlencode(query).encode("ascii")
+    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"accept-language"]
+    plain = Request(scope, request.receive)
+    if hasattr(request, "_body"):  # already read by our route: the receive channel is spent
+        plain._body = request._body
+    return plain
+
+
+async def api_request(request: Request, locales: Any) -> APIRequest:
+    """pygeoapi's request object, in the server's default language when none asked for fits.
+
+    pygeoapi 0.21 answers a ``lang`` or ``Accept-Language`` that matches none of the server's
+    languages (``fr``, ``zh``, garbage) by building ``Locale("zh", territory="CN")``, which Babel
+    does not know (it is ``zh_Hans_CN``): a 500 on every pygeoapi path. Asked again without them,
+    it takes its default, as OGC API - Common says a server should.
+    """
+    try:
+        return await APIRequest.from_starlette(request, locales)
+    except UnknownLocaleError:
+        return await APIRequest.from_starlette(_without_locale(request), locales)
+
+
+@functools.lru_cache(maxsize=64)
+def _known_epsg(code: str) -> bool:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_epsg(int(code))
+    except (CRSError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def check_epsg(value: str | None) -> None:
+    """A coverage's ``bbox-crs``: pygeoapi's raster provider takes an EPSG code (``4326``)."""
+    if value is None:
+        return
+    code = value.strip()
+    if not (code.isascii() and code.isdigit() and len(code) <= 6 and _known_epsg(code)):
+        raise InvalidInput("bbox-crs: give an EPSG code such as 4326")
+
+
+GEOGRAPHIC_EPSG = frozenset({"4326", "4490"})
+MAX_PROJECTED = 1e8  # metres: far beyond any projected CRS's area, far below an overflow
+MIN_SPAN = 0.0005  # degrees (about 50 m) of overlap each way: a few pixels of the demo DEM
+
+
+@functools.lru_cache(maxsize=16)
+def _to_crs84(code: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(int(code), 4326, always_xy=True)
+
+
+def _overlaps(numbers: list[float], bbox_crs: str | None, extent: list[float]) -> bool:
+    """Whether a bbox (in its CRS) and the coverage's CRS84 extent overlap by MIN_SPAN."""
+    x1, y1, x2, y2 = numbers
+    if bbox_crs is not None and bbox_crs.strip() not in GEOGRAPHIC_EPSG:
+        corners = [_to_crs84(bbox_crs.strip()).transform(x, y) for x in (x1, x2) for y in (y1, y2)]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+    e1, f1, e2, f2 = extent[:4]
+    return min(x2, e2) - max(x1, e1) >= MIN_SPAN and min(y2, f2) - max(y1, f1) >= MIN_SPAN
+
+
+def check_coverage_bbox(
+    numbers: list[float], bbox_crs: str | None, extent: list[float] | None = None
+) -> None:
+    """Four finite numbers inside the range of the bbox's CRS, overlapping the coverage."""
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise InvalidInput("bbox: give 4 finite numbers (the coverage is 2D)")
+    if bbox_crs is None or bbox_crs.strip() in GEOGRAPHIC_EPSG:
+        lon1, lat1, lon2, lat2 = numbers
+        if not (-180 <= min(lon1, lon2) and max(lon1, lon2) <= 180):
+            raise InvalidInput("bbox: longitudes must be in [-180, 180]")
+        if not (-90 <= min(lat1, lat2) and max(lat1, lat2) <= 90):
+            raise InvalidInput("bbox: latitudes must be in [-90, 90]")
+    elif max(abs(n) for n in numbers) > MAX_PROJECTED:
+        raise InvalidInput("bbox: coordinates out of range")
+    # rasterio's mask refuses a box outside the raster, or of no area: pygeoapi made it a 500
+    if extent is not None and not _overlaps(numbers, bbox_crs, extent):
+        raise InvalidInput(
+            f"bbox: overlaps the coverage (extent {extent[:4]} in CRS84) by less than"
+            f" {MIN_SPAN} degrees"
+        )
+
+
 class PygeoapiAdapter:
     """Calls pygeoapi's API functions for Starlette requests, with one API object."""
 
@@ -52,15 +148,15 @@ class PygeoapiAdapter:
         ``any_format`` leaves the ``f`` parameter to the function (items, coverages and tiles
         offer formats beyond JSON and HTML), as pygeoapi's own routes do.
         """
-        api_request = await APIRequest.from_starlette(request, self.api.locales)
-        if not any_format and not api_request.is_valid():
-            headers, status, content = self.api.get_format_exception(api_request)
+        apireq = await api_request(request, self.api.locales)
+        if not any_format and not apireq.is_valid():
+            headers, status, content = self.api.get_format_exception(apireq)
         else:
             loop = asyncio.get_running_loop()
 
             def run() -> tuple[dict[str, Any], int, Any]:
                 asyncio.set_event_loop(loop)  # some pygeoapi functions look for a loop
-                return function(self.api, api_request, *args)
+                return function(self.api, apireq, *args)
 
             # in the request's context: the job manager reads who is asking (CALLER)
             context = contextvars.copy_context()
@@ -94,13 +190,21 @@ def routes(adapter: PygeoapiAdapter, static_dir: Path) -> list[BaseRoute]:
         return await adapter.call(itemtypes.get_collection_item, request, collection, item)
 
     async def coverage(request: Request) -> Response:
-        # pygeoapi 0.21 answers a malformed bbox here with a 500: check it first.
+        # pygeoapi 0.21 answers a malformed bbox, a 6-number bbox (its raster provider unpacks
+        # 4), a bbox of 1e308 (rasterio overflows) and a bbox-crs that is not an EPSG code
+        # (pyproj's CRS.from_epsg) with a 500: check them first.
+        bbox_crs = request.query_params.get("bbox-crs")
+        check_epsg(bbox_crs)
         bbox = request.query_params.get("bbox")
         if bbox is not None:
             try:
-                validate_bbox(bbox)
+                numbers = validate_bbox(bbox)
             except ValueError as exc:
                 raise InvalidInput(f"bbox: {exc}") from None
+            collection = request.path_params["collection_id"]
+            resource = adapter.api.config["resources"].get(collection, {})
+            extent = resource.get("extents", {}).get("spatial", {}).get("bbox")
+            check_coverage_bbox(numbers, bbox_crs, extent)
         collection = request.path_params["collection_id"]
         return await adapter.call(
             coverages.get_collection_coverage, request, collection, any_format=True

@@ -61,7 +61,9 @@ def tolerance(uri: str) -> float:
     return 1.0 if PUBLISHED_CRS[uri][0] in (3857, 4549, 4550) else 1e-6
 
 
-def test_every_layer_returns_features(client, settings, db_url: str) -> None:
+def test_every_layer_returns_features(client, settings, db_url: str, geocoded) -> None:
+    """Every layer, the thematic ones included (``geocoded``: the registers are geocoded and
+    the thematic tables refreshed, as after `make demo`)."""
     for layer in load_layers(settings.layers_dir).values():
         n = db_count(db_url, f"SELECT count(*) FROM {layer.table}")  # noqa: S608
         r = client.get(f"/collections/{layer.id}/items?limit=5")
