@@ -19,8 +19,20 @@ from spatialsvc.errors import DatabaseUnavailable
 from spatialsvc.settings import Settings
 
 _POOLS: dict[str, psycopg2.pool.ThreadedConnectionPool] = {}
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
 _LOCK = threading.Lock()
 MAX_CONNECTIONS = 20
+WAIT_SECONDS = 10.0
+"""How long a request waits for a free connection before it is answered 503 (a burst of tile
+requests, some cancelled by the browser but still running, can hold all of them briefly)."""
+
+
+def _slots(url: str) -> threading.BoundedSemaphore:
+    with _LOCK:
+        slots = _SLOTS.get(url)
+        if slots is None:
+            slots = _SLOTS[url] = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        return slots
 
 
 def _pool(url: str) -> psycopg2.pool.ThreadedConnectionPool:
@@ -40,24 +52,32 @@ def _pool(url: str) -> psycopg2.pool.ThreadedConnectionPool:
 @contextmanager
 def connection(settings: Settings) -> Iterator[Any]:
     """A pooled connection in autocommit mode (read-only work); broken ones are discarded."""
-    pool = _pool(database_url(settings))
+    url = database_url(settings)
+    pool = _pool(url)
+    slots = _slots(url)
+    # wait for a free connection (bounded) rather than fail at once when all are in use
+    if not slots.acquire(timeout=WAIT_SECONDS):
+        raise DatabaseUnavailable("every database connection is busy")
     try:
-        conn = pool.getconn()
-    except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
-        raise DatabaseUnavailable("the database is not reachable") from exc
-    broken = False
-    try:
-        if conn.closed:
-            raise DatabaseUnavailable("the database connection was closed")
-        conn.autocommit = True
-        yield conn
-    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-        broken = True
-        raise DatabaseUnavailable("the database is not reachable") from exc
+        try:
+            conn = pool.getconn()
+        except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
+            raise DatabaseUnavailable("the database is not reachable") from exc
+        broken = False
+        try:
+            if conn.closed:
+                raise DatabaseUnavailable("the database connection was closed")
+            conn.autocommit = True
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            broken = True
+            raise DatabaseUnavailable("the database is not reachable") from exc
+        finally:
+            pool.putconn(conn, close=broken or bool(conn.closed))
+            if broken:
+                _discard_idle(pool)
     finally:
-        pool.putconn(conn, close=broken or bool(conn.closed))
-        if broken:
-            _discard_idle(pool)
+        slots.release()
 
 
 def _discard_idle(pool: psycopg2.pool.ThreadedConnectionPool) -> None:
