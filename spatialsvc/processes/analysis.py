@@ -23,6 +23,7 @@ from spatialsvc.analysis import grid
 from spatialsvc.analysis import inputs as limits
 from spatialsvc.db.pool import connection
 from spatialsvc.errors import SpatialsvcError
+from spatialsvc.processes.geocode import checked_inputs
 from spatialsvc.providers import context
 
 LOG = logging.getLogger(__name__)
@@ -240,16 +241,6 @@ DENSITY_METADATA: dict[str, Any] = {
 }
 
 
-def _inputs(data: Any, known: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ProcessorExecuteError("inputs: give a JSON object")
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        shown = ", ".join(str(u)[:40] for u in unknown[:5])
-        raise ProcessorExecuteError(f"unknown inputs: {shown}; use {', '.join(known)}")
-    return data
-
-
 class _AnalysisProcessor(BaseProcessor):
     """Shared execution: a pooled connection, safe messages, JSON out."""
 
@@ -260,7 +251,7 @@ class _AnalysisProcessor(BaseProcessor):
 
     def execute(self, data: dict[str, Any], outputs: Any = None) -> tuple[str, Any]:
         """Run the process; bad inputs and failures become ProcessorExecuteError."""
-        inputs = _inputs(data, self.METADATA["inputs"])
+        inputs = checked_inputs(data, self.METADATA["inputs"])
         try:
             with connection(context.current().settings) as conn:
                 return "application/json", self.run(conn, inputs)

@@ -177,7 +177,8 @@ def _settings() -> Settings:
     return context.current().settings
 
 
-def _inputs(data: Any, known: dict[str, Any]) -> dict[str, Any]:
+def checked_inputs(data: Any, known: dict[str, Any]) -> dict[str, Any]:
+    """The execute request's inputs, refused unless a JSON object of known names (every process)."""
     if not isinstance(data, dict):
         raise ProcessorExecuteError("inputs: give a JSON object")
     unknown = sorted(set(data) - set(known))
@@ -197,7 +198,7 @@ class _GeocoderProcessor(BaseProcessor):
 
     def execute(self, data: dict[str, Any], outputs: Any = None) -> tuple[str, Any]:
         """Run the process; bad inputs and failures become ProcessorExecuteError."""
-        inputs = _inputs(data, self.METADATA["inputs"])
+        inputs = checked_inputs(data, self.METADATA["inputs"])
         try:
             return self.run(inputs)
         except SpatialsvcError as exc:
