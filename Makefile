@@ -106,6 +106,10 @@ bench: db .venv-bench/bin/uvicorn $(VENV)/.bench-extra
 	$(BIN)/python bench/zonal_stats.py
 	@echo "==> access control and audit on against off (items, tiles)"
 	$(BIN)/python bench/access.py
+	@echo "==> scaling: 2 service workers against 1 (items, /geocode)"
+	$(BIN)/python bench/scaling.py
+	@echo "==> load: 100 clients mixing items, tiles, geocode and catalogue search for 60 s"
+	$(BIN)/python bench/load.py
 
 clean:
 	-$(BIN)/spatialsvc db down

@@ -30,9 +30,7 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,13 +39,12 @@ from pathlib import Path
 import httpx
 import morecantile
 import numpy as np
+import service
 
 from spatialsvc.db.cluster import database_url
 from spatialsvc.db.connect import connect
 from spatialsvc.settings import get_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [str(Path(sys.executable).parent / "spatialsvc")]
 ITEMS = "/collections/standard_address/items?bbox=121.53,29.86,121.56,29.88&limit=100"
 TILE = "/collections/standard_address/tiles/WebMercatorQuad/{z}/{row}/{col}"
 DEPARTMENT = "bench-access"
@@ -67,56 +64,6 @@ class Sample:
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [*CLI, "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(600):
-        try:
-            url = f"http://127.0.0.1:{port}/conformance?f=json"
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    raise SystemExit(f"the service did not start: {err[-800:]}")
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True)
-
-
-def _key(env: dict[str, str]) -> str:
-    made = _cli(
-        "auth", "create-department", DEPARTMENT, "--name", "Benchmark (bench/access.py)", env=env
-    )
-    if made.returncode != 0 and "already exists" not in made.stderr:
-        raise SystemExit(f"create-department failed: {made.stderr[-500:]}")
-    key = _cli(
-        "auth",
-        "create-key",
-        "--department",
-        DEPARTMENT,
-        "--role",
-        "consumer",
-        "--label",
-        "bench/access.py",
-        env=env,
-    )
-    if key.returncode != 0:
-        raise SystemExit(f"create-key failed: {key.stderr[-500:]}")
-    return key.stdout.strip()
 
 
 def _tiles(z: int) -> list[str]:
@@ -221,7 +168,9 @@ def main() -> None:
     if n < 180_000:
         raise SystemExit(f"only {n:,} standard addresses: load the demo first (make demo)")
 
-    key = _key(base_env)
+    key = service.consumer_key(
+        base_env, DEPARTMENT, "Benchmark (bench/access.py)", "bench/access.py"
+    )
     headers = {"Authorization": f"Bearer {key}"}
     tiles = _tiles(args.zoom)
     homes = {
@@ -246,9 +195,7 @@ def main() -> None:
                 "SPATIALSVC_ACCESS_CONTROL": flag,
                 "SPATIALSVC_RATE_LIMIT_PER_MINUTE": "0",
             }
-            port = _free_port()
-            procs[side] = _serve(port, env)
-            urls[side] = f"http://127.0.0.1:{port}"
+            procs[side], urls[side] = service.start(env)
 
         # access control really is on for one and off for the other
         assert httpx.get(urls["on"] + ITEMS, timeout=30).status_code == 401
@@ -297,15 +244,13 @@ def main() -> None:
             )
     finally:
         for proc in procs.values():
-            proc.terminate()
-            proc.wait(timeout=60)  # the 'on' service flushes its audit buffer on the way out
+            service.stop(proc)  # the 'on' service flushes its audit buffer on the way out
         for home in homes.values():
             shutil.rmtree(home, ignore_errors=True)
     audit_after = _audit_rows()
-    key_id = key.split("_")[1]
-    _cli("auth", "revoke-key", key_id, env=base_env)
+    service.revoke(key, base_env)
     started = time.perf_counter()
-    verify = _cli("audit", "verify", env=base_env)
+    verify = service.cli("audit", "verify", env=base_env)
     verify_s = time.perf_counter() - started
 
     print()

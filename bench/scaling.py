@@ -26,47 +26,20 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import service
 
 from spatialsvc.db.connect import connect
 from spatialsvc.settings import get_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [str(Path(sys.executable).with_name("spatialsvc"))]
 DEPARTMENT = "bench-scaling"
 WEST, SOUTH, EAST, NORTH = 121.45, 29.82, 121.58, 29.92  # the urban townships
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True)
-
-
-def _key(env: dict[str, str]) -> str:
-    made = _cli("auth", "create-department", DEPARTMENT, "--name", "Benchmark (scaling)", env=env)
-    if made.returncode != 0 and "already exists" not in made.stderr:
-        raise SystemExit(f"create-department failed: {made.stderr[-500:]}")
-    key = _cli(
-        "auth", "create-key", "--department", DEPARTMENT, "--role", "consumer",
-        "--label", "bench/scaling.py", env=env,
-    )  # fmt: skip
-    if key.returncode != 0:
-        raise SystemExit(f"create-key failed: {key.stderr[-500:]}")
-    return key.stdout.strip()
 
 
 def _addresses(n: int = 2_000) -> list[str]:
@@ -84,67 +57,6 @@ def _addresses(n: int = 2_000) -> list[str]:
     if not texts:
         raise SystemExit("no standard addresses: load the demo district first (make demo)")
     return [t.rsplit("号", 1)[0] + "号" if "号" in t else t for t in texts]
-
-
-def _start(workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [*CLI, "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(900):
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(url + "/conformance?f=json", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    raise SystemExit(f"the service did not start: {err[-800:]}")
-
-
-def _cpu_seconds(root: int) -> float:
-    """CPU time used so far by ``root`` and its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        ticks[pid] = int(fields[11]) + int(fields[12])
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += ticks.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _settle(proc: subprocess.Popen[bytes], limit: float = 180.0) -> None:
-    """Wait until every worker has built its geocoder's index (the service goes idle)."""
-    end = time.monotonic() + limit
-    before = _cpu_seconds(proc.pid)
-    while time.monotonic() < end:
-        time.sleep(1.0)
-        now = _cpu_seconds(proc.pid)
-        if now - before < 0.1:
-            return
-        before = now
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @dataclass
@@ -214,7 +126,7 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="spatialsvc-bench-scaling-"))
     env = {**os.environ, "SPATIALSVC_HOME": str(home), "SPATIALSVC_ACCESS_CONTROL": "true"}
-    key = _key(env)
+    key = service.consumer_key(env, DEPARTMENT, "Benchmark (scaling)", "bench/scaling.py")
     texts = _addresses()
     kinds = ("items", "geocode")
     results: dict[tuple[str, int], list[Sample]] = {(k, n): [] for k in kinds for n in (1, 2)}
@@ -222,9 +134,9 @@ def main() -> None:
     try:
         for rnd in range(args.rounds):
             for workers in (1, 2) if rnd % 2 == 0 else (2, 1):
-                proc, url = _start(workers, env)
+                proc, url = service.start(env, workers)
                 try:
-                    _settle(proc)
+                    service.settle(proc)
                     for kind in kinds:  # warm every worker: index built, pages cached
                         asyncio.run(_drive(url, key, kind, texts, 3.0, args.clients))
                     for kind in kinds:
@@ -237,7 +149,7 @@ def main() -> None:
                             f"  errors {s.errors}"
                         )
                 finally:
-                    _stop(proc)
+                    service.stop(proc)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print("requests per second (median of the rounds), and 2 workers / 1 worker:")
