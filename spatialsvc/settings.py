@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     title: str = Field(default="海曙区空间地理信息服务", description="Title of the service.")
     default_limit: int = Field(default=100, ge=1)
     max_limit: int = Field(default=10_000, ge=1)
+    coverage_json_max_cells: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most raster cells a coverage answer may hold as CoverageJSON (the whole "
+        "demo DEM, 4 million cells, is 73 MB of JSON); GeoTIFF answers are not limited.",
+    )
     geocoder_preload: bool = Field(
         default=True,
         description="Build the geocoder's address index in the background when the service "

@@ -64,7 +64,8 @@ def _pygeoapi_app(state: AppState) -> Starlette:
     static_dir = Path(state.config["server"]["templates"]["static"])
     adapter = PygeoapiAdapter(state.config, document)
     state.extras["pygeoapi"] = adapter
-    return Starlette(routes=pygeoapi_routes(adapter, static_dir), exception_handlers=HANDLERS)
+    table = pygeoapi_routes(adapter, static_dir, state.settings.coverage_json_max_cells)
+    return Starlette(routes=table, exception_handlers=HANDLERS)
 
 
 def _our_routes(state: AppState) -> list[BaseRoute]:

@@ -13,7 +13,9 @@ import asyncio
 import contextvars
 import functools
 import math
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -103,11 +105,7 @@ def _to_crs84(code: str) -> Any:
 
 def _overlaps(numbers: list[float], bbox_crs: str | None, extent: list[float]) -> bool:
     """Whether a bbox (in its CRS) and the coverage's CRS84 extent overlap by MIN_SPAN."""
-    x1, y1, x2, y2 = numbers
-    if bbox_crs is not None and bbox_crs.strip() not in GEOGRAPHIC_EPSG:
-        corners = [_to_crs84(bbox_crs.strip()).transform(x, y) for x in (x1, x2) for y in (y1, y2)]
-        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-        x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+    x1, y1, x2, y2 = _in_crs84(numbers, bbox_crs)
     e1, f1, e2, f2 = extent[:4]
     return min(x2, e2) - max(x1, e1) >= MIN_SPAN and min(y2, f2) - max(y1, f1) >= MIN_SPAN
 
@@ -131,6 +129,92 @@ def check_coverage_bbox(
         raise InvalidInput(
             f"bbox: overlaps the coverage (extent {extent[:4]} in CRS84) by less than"
             f" {MIN_SPAN} degrees"
+        )
+
+
+@dataclass(frozen=True)
+class RasterGrid:
+    """A coverage's raster size and bounds (in its own CRS, degrees for the published DEM)."""
+
+    width: int
+    height: int
+    bounds: tuple[float, float, float, float]
+
+    def cells(self, box: tuple[float, float, float, float] | None) -> int:
+        """How many cells of the raster fall in ``box`` (the whole raster for None)."""
+        if box is None:
+            return self.width * self.height
+        west, south, east, north = self.bounds
+        dx = max(0.0, min(box[2], east) - max(box[0], west))
+        dy = max(0.0, min(box[3], north) - max(box[1], south))
+        return math.ceil(dx / (east - west) * self.width) * math.ceil(
+            dy / (north - south) * self.height
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def raster_grid(path: str) -> RasterGrid | None:
+    """The grid of a coverage's raster file (None when it cannot be read: pygeoapi says why)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as raster:
+            b = raster.bounds
+            return RasterGrid(raster.width, raster.height, (b.left, b.bottom, b.right, b.top))
+    except (OSError, rasterio.errors.RasterioError):
+        return None
+
+
+SUBSET = re.compile(r"^\s*(\w+)\(\s*([^:()]+?)\s*:\s*([^:()]+?)\s*\)\s*$")
+X_AXES = frozenset({"x", "lon", "long", "longitude", "e", "easting"})
+Y_AXES = frozenset({"y", "lat", "latitude", "n", "northing"})
+
+
+def _subset_box(values: list[str]) -> tuple[float, float, float, float] | None:
+    """The box of ``subset=Lat(a:b)&subset=Long(c:d)`` (both axes), else None (no narrowing)."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for value in values:
+        for part in value.split("),"):
+            part = part if part.rstrip().endswith(")") else part + ")"
+            found = SUBSET.match(part)
+            if found is None:
+                continue
+            axis = found.group(1).lower()
+            try:
+                low, high = float(found.group(2)), float(found.group(3))
+            except ValueError:
+                continue
+            if math.isfinite(low) and math.isfinite(high):
+                ranges["x" if axis in X_AXES else "y" if axis in Y_AXES else axis] = (low, high)
+    if "x" not in ranges or "y" not in ranges:
+        return None
+    (x1, x2), (y1, y2) = ranges["x"], ranges["y"]
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _in_crs84(numbers: list[float], bbox_crs: str | None) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = numbers
+    if bbox_crs is not None and bbox_crs.strip() not in GEOGRAPHIC_EPSG:
+        corners = [_to_crs84(bbox_crs.strip()).transform(x, y) for x in (x1, x2) for y in (y1, y2)]
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        return min(xs), min(ys), max(xs), max(ys)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+JSON_FORMATS = frozenset({"", "json", "covjson", "coveragejson", "html", "jsonld"})
+
+
+def check_coverage_size(
+    grid: RasterGrid | None, box: tuple[float, float, float, float] | None, fmt: str, limit: int
+) -> None:
+    """Refuse a CoverageJSON answer of more than ``limit`` cells (GeoTIFF is not limited)."""
+    if grid is None or fmt.strip().lower() not in JSON_FORMATS:
+        return
+    cells = grid.cells(box)
+    if cells > limit:
+        raise InvalidInput(
+            f"the coverage answer would hold {cells:,} cells, more than the {limit:,} a"
+            " CoverageJSON answer may: ask for a smaller bbox (or subset), or for f=GTiff"
         )
 
 
@@ -165,8 +249,13 @@ class PygeoapiAdapter:
         return _to_response(headers, status, content)
 
 
-def routes(adapter: PygeoapiAdapter, static_dir: Path) -> list[BaseRoute]:
-    """The pygeoapi paths the service offers (ours, matched earlier, take precedence)."""
+def routes(
+    adapter: PygeoapiAdapter, static_dir: Path, max_coverage_cells: int = 1_000_000
+) -> list[BaseRoute]:
+    """The pygeoapi paths the service offers (ours, matched earlier, take precedence).
+
+    ``max_coverage_cells`` bounds a CoverageJSON answer (``coverage_json_max_cells``).
+    """
     import pygeoapi.api as core
     import pygeoapi.api.coverages as coverages
     import pygeoapi.api.itemtypes as itemtypes
@@ -195,17 +284,29 @@ def routes(adapter: PygeoapiAdapter, static_dir: Path) -> list[BaseRoute]:
         # (pyproj's CRS.from_epsg) with a 500: check them first.
         bbox_crs = request.query_params.get("bbox-crs")
         check_epsg(bbox_crs)
+        collection = request.path_params["collection_id"]
+        resource = adapter.api.config["resources"].get(collection, {})
         bbox = request.query_params.get("bbox")
+        box = None
         if bbox is not None:
             try:
                 numbers = validate_bbox(bbox)
             except ValueError as exc:
                 raise InvalidInput(f"bbox: {exc}") from None
-            collection = request.path_params["collection_id"]
-            resource = adapter.api.config["resources"].get(collection, {})
             extent = resource.get("extents", {}).get("spatial", {}).get("bbox")
             check_coverage_bbox(numbers, bbox_crs, extent)
-        collection = request.path_params["collection_id"]
+            box = _in_crs84(numbers, bbox_crs)
+        else:
+            box = _subset_box(request.query_params.getlist("subset"))
+        # the whole demo DEM as CoverageJSON is 73 MB and 4 s of a worker: bounded
+        providers = [p for p in resource.get("providers", []) if p.get("type") == "coverage"]
+        if providers and providers[0].get("data"):
+            check_coverage_size(
+                raster_grid(str(providers[0]["data"])),
+                box,
+                request.query_params.get("f", ""),
+                max_coverage_cells,
+            )
         return await adapter.call(
             coverages.get_collection_coverage, request, collection, any_format=True
         )
