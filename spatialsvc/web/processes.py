@@ -10,8 +10,10 @@ job documents, results). Each call runs with the caller in
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -22,6 +24,8 @@ from spatialsvc.processes.manager import CALLER, JobCaller
 from spatialsvc.web.access import principal_of
 from spatialsvc.web.app import AppState
 from spatialsvc.web.pygeoapi_routes import PygeoapiAdapter
+
+LOG = logging.getLogger(__name__)
 
 
 def job_caller(principal: Principal | None) -> JobCaller | None:
@@ -72,7 +76,30 @@ def routes(state: AppState) -> list[BaseRoute]:
     async def execute(request: Request) -> Response:
         check_execute_body(await request.body())
         process_id = request.path_params["process_id"]
-        return await as_caller(request, processes.execute_process, process_id)
+        response = await as_caller(request, processes.execute_process, process_id)
+        if response.status_code == 400 and "respond-async" not in request.headers.get("prefer", ""):
+            await _forget_refused(request, response)
+        return response
+
+    async def _forget_refused(request: Request, response: Response) -> None:
+        """Delete the failed job pygeoapi made for a refused synchronous execution.
+
+        pygeoapi creates the job before the processor checks its inputs, so every refused
+        request (a bad polygon, an unknown input) left a failed job in ``/jobs``: the caller
+        already has the reason in the answer, and nobody can act on the job.
+        """
+        location = response.headers.get("location", "")
+        job_id = location.rsplit("/jobs/", 1)[-1] if "/jobs/" in location else ""
+        if not job_id:
+            return
+        token = CALLER.set(job_caller(principal_of(request.scope)))
+        try:
+            await run_in_threadpool(adapter.api.manager.delete_job, job_id)
+        except Exception:  # the answer stands; the job row stays as failed
+            LOG.warning("cannot delete the failed job %s of a refused request", job_id)
+        finally:
+            CALLER.reset(token)
+        del response.headers["location"]
 
     async def job(request: Request) -> Response:
         function = processes.delete_job if request.method == "DELETE" else processes.get_jobs

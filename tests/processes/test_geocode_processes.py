@@ -103,6 +103,35 @@ def test_bad_inputs_are_400_with_a_clear_message(client, process, inputs, words)
         assert leak not in r.text
 
 
+def _job_count(db_url: str) -> int:
+    with psycopg2.connect(db_url) as c, c.cursor() as cur:
+        cur.execute("SELECT count(*) FROM meta.process_job")
+        return int(cur.fetchone()[0])
+
+
+def test_a_refused_sync_execution_leaves_no_job(client, db_url) -> None:  # type: ignore[no-untyped-def]
+    before = _job_count(db_url)
+    for process, inputs in [
+        ("geocode", {"address": "海曙区", "sql": "drop"}),
+        ("reverse-geocode", {"lon": "x", "lat": 29.8}),
+        ("geocode-batch", {"addresses": "海曙区"}),
+    ]:
+        r = execute(client, process, inputs)
+        assert r.status_code == 400, r.text
+        assert "location" not in r.headers  # no job to point at
+    assert _job_count(db_url) == before
+    ok = execute(client, "geocode", {"address": "海曙区"})  # a run that succeeds keeps its job
+    assert ok.status_code == 200
+    job_id = ok.headers["location"].rsplit("/", 1)[-1]
+    assert client.get(f"/jobs/{job_id}", params={"f": "json"}).json()["status"] == "successful"
+    assert _job_count(db_url) == before + 1
+    # refused asynchronously: the caller learns it from the job, which stays, failed
+    r = execute(client, "geocode-batch", {"addresses": "海曙区"}, Prefer="respond-async")
+    assert r.status_code == 201, r.text
+    job = wait_for(client, r.headers["location"])
+    assert job["status"] == "failed" and "list" in job["message"]
+
+
 def test_unknown_process_and_job_are_404(client) -> None:  # type: ignore[no-untyped-def]
     assert execute(client, "nope", {"a": 1}).status_code == 404
     assert client.get("/jobs/no-such-job", params={"f": "json"}).status_code == 404
