@@ -106,6 +106,27 @@ def verify_cmd(ctx: click.Context, expect: str | None) -> None:
     sys.exit(1)
 
 
+@audit.command("replay")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The spill file (default: SPATIALSVC_HOME/audit-spill.jsonl).",
+)
+@click.pass_context
+def replay_cmd(ctx: click.Context, path: Path | None) -> None:
+    """Write the events the service spilled to a file (database down) into the log.
+
+    The service does this by itself once it can write again; this is for a service that is
+    not running, or a spill file it reported as damaged (fix the line it names, then run this).
+    """
+    from spatialsvc.audit.spill import replay
+
+    path = path or settings_of(ctx).home / "audit-spill.jsonl"
+    written = _with_conn(ctx, lambda conn: replay(conn, path))
+    click.echo(f"{written} spilled event(s) written to the audit log from {path}")
+
+
 @audit.command("head")
 @click.pass_context
 def head_cmd(ctx: click.Context) -> None:

@@ -5,13 +5,14 @@
 waiting, and once more at :meth:`AuditBuffer.stop`. A failed flush keeps its batch and retries
 (reconnecting if needed). Nothing is dropped silently: when ``capacity`` events are waiting,
 :meth:`AuditBuffer.put_blocking` logs a warning and waits for room; if there is still none after
-``block_seconds``, the event is appended to ``spill_file`` (JSON lines) with an error logged.
+``block_seconds``, the event is appended to ``spill_file`` (JSON lines) with an error logged,
+as are the events still waiting when the buffer stops and the database cannot take them. Once
+a write goes through again, the spilled events are put back into the log
+(:func:`spatialsvc.audit.spill.replay`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import threading
 import time
@@ -20,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spatialsvc.audit import Event, flush
+from spatialsvc.audit import Event, flush, spill
+from spatialsvc.errors import InvalidInput
 
 LOG = logging.getLogger("spatialsvc.audit")
 
@@ -52,6 +54,8 @@ class AuditBuffer:
         self._conn: Any = None
         self.written = 0
         self.spilled = 0
+        self.replayed = 0
+        self._replay = True
 
     # -- producers -----------------------------------------------------------------------
 
@@ -85,17 +89,24 @@ class AuditBuffer:
         self._spill(event)
 
     def _spill(self, event: Event) -> None:
-        record = dataclasses.asdict(event)
-        record["at"] = event.at.isoformat()
-        line = json.dumps(record, ensure_ascii=False, default=str)
         if self.spill_file is None:
-            LOG.error("audit buffer full, event not stored: %s", line)
+            LOG.error("audit buffer full, event not stored: %s", spill.spill_line(event))
             return
-        self.spill_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.spill_file.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        spill.append(self.spill_file, event)
         self.spilled += 1
         LOG.error("audit buffer full: event spilled to %s", self.spill_file)
+
+    def _replay_spilled(self) -> None:
+        """After a write went through: put events spilled earlier back into the log."""
+        if self.spill_file is None or not self._replay or not spill.pending(self.spill_file):
+            return
+        try:
+            self.replayed += spill.replay(self._conn, self.spill_file)
+        except InvalidInput as exc:  # a damaged file: leave it to `spatialsvc audit replay`
+            LOG.error("cannot replay %s: %s", self.spill_file, exc.message)
+            self._replay = False
+        except Exception:
+            LOG.warning("replaying %s failed; will retry", self.spill_file, exc_info=True)
 
     # -- the writer ----------------------------------------------------------------------
 
@@ -126,6 +137,7 @@ class AuditBuffer:
                 batch = self._take()
             if self._write(batch):
                 failures = 0
+                self._replay_spilled()
                 with self._cond:
                     self._inflight = 0
                     self._cond.notify_all()
