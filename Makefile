@@ -108,6 +108,8 @@ bench: db .venv-bench/bin/uvicorn $(VENV)/.bench-extra
 	$(BIN)/python bench/access.py
 	@echo "==> scaling: 2 service workers against 1 (items, /geocode)"
 	$(BIN)/python bench/scaling.py
+	@echo "==> backup and restore of the database in use, checked table by table"
+	$(BIN)/python bench/backup.py
 	@echo "==> load: 100 clients mixing items, tiles, geocode and catalogue search for 60 s"
 	$(BIN)/python bench/load.py
 
