@@ -110,8 +110,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=0,
         ge=0,
-        description="Requests per minute per key (per address for the "
-        "public), with access control on; 0 turns the limit off.",
+        description="Requests per minute per key (per address for the public), with access "
+        "control on: a token bucket of this many, refilled at this many a minute, kept in "
+        "PostgreSQL (auth.rate_bucket) and shared by every worker and machine; one database "
+        "round trip per request when on; 0 turns the limit off (no database call).",
     )
 
     @property

@@ -253,27 +253,71 @@ class _Pool:
 
 
 class RateLimiter:
-    """A token bucket per caller, in this process's memory; ``per_minute`` 0 turns it off."""
+    """A token bucket per caller, kept in PostgreSQL (``auth.rate_bucket``) and so shared by
+    every worker on every machine; ``per_minute`` 0 turns it off.
 
-    def __init__(self, per_minute: int) -> None:
+    The bucket holds ``per_minute`` tokens and refills at ``per_minute`` a minute. Taking a
+    token is one call of ``auth.take_token`` (one round trip, atomic in the database) through
+    the access middleware's connections; off, it costs nothing. Every ``sweep_seconds`` one
+    call also deletes the buckets that are full again (``auth.forget_full_buckets``).
+    """
+
+    def __init__(self, per_minute: int, pool: _Pool, sweep_seconds: float = 300.0) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._pool = pool
+        self._sweep_seconds = sweep_seconds
         self._lock = threading.Lock()
+        self._next_sweep = time.monotonic() + sweep_seconds
 
-    def take(self, who: str, now: float | None = None) -> float:
-        """0 if the request may go ahead, else the seconds to wait before the next one."""
-        if self.capacity <= 0:
+    @property
+    def on(self) -> bool:
+        """Whether requests are limited (no database call is made when not)."""
+        return self.capacity > 0
+
+    def take(self, who: str) -> float:
+        """0 if the request may go ahead, else the seconds to wait before the next one.
+
+        Blocking (run it off the event loop). Raises :class:`DatabaseUnavailable` or a
+        ``psycopg2.Error`` when the database cannot be reached.
+        """
+        if not self.on:
             return 0.0
-        now = time.monotonic() if now is None else now
+        capacity, rate = self.capacity, self.rate
+        sweep = self._sweep_due()
+
+        def work(conn: Any) -> float:
+            with conn.cursor() as cur:
+                cur.execute("SELECT auth.take_token(%s, %s, %s)", (who, capacity, rate))
+                wait = float(cur.fetchone()[0])
+                if sweep:
+                    cur.execute("SELECT auth.forget_full_buckets(%s, %s)", (capacity, rate))
+            return wait
+
+        result: float = self._pool.run(work)
+        return result
+
+    def forget_full(self) -> int:
+        """Delete the buckets that are full again (they say nothing a missing row would not)."""
+        if not self.on:
+            return 0
+
+        def work(conn: Any) -> int:
+            with conn.cursor() as cur:
+                cur.execute("SELECT auth.forget_full_buckets(%s, %s)", (self.capacity, self.rate))
+                return int(cur.fetchone()[0])
+
+        result: int = self._pool.run(work)
+        return result
+
+    def _sweep_due(self) -> bool:
+        """True once every ``sweep_seconds`` (for one caller: the others go on)."""
+        now = time.monotonic()
         with self._lock:
-            tokens_left, last = self._buckets.get(who, (self.capacity, now))
-            tokens_left = min(self.capacity, tokens_left + (now - last) * self.rate)
-            if tokens_left >= 1.0:
-                self._buckets[who] = (tokens_left - 1.0, now)
-                return 0.0
-            self._buckets[who] = (tokens_left, now)
-            return (1.0 - tokens_left) / self.rate
+            if now < self._next_sweep:
+                return False
+            self._next_sweep = now + self._sweep_seconds
+            return True
 
 
 def resources_for(state: AppState) -> dict[str, Resource]:
@@ -401,7 +445,7 @@ class AccessMiddleware:
         )
         self.pool = pool or _Pool(lambda: connect(settings, "spatialsvc-access"))
         self.audit = buffer
-        self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = limiter or RateLimiter(settings.rate_limit_per_minute, self.pool)
         # sha256 of a presented key or token → (monotonic expiry, caller): signing in costs a
         # thread-pool hop and three database round trips, about 1 ms a request
         self._signed_in: dict[str, tuple[float, _Caller]] = {}
@@ -424,10 +468,8 @@ class AccessMiddleware:
         try:
             caller = await self._caller(headers)
         except Unauthorized as exc:
-            wait = self.limiter.take("fail:" + self._bucket(PUBLIC, scope))
-            if wait > 0:  # guessing keys is limited per address
-                await self._too_many(send, outcome, wait)
-            else:
+            # guessing keys is limited per address
+            if not await self._limited(send, outcome, "fail:" + self._bucket(PUBLIC, scope)):
                 await self._error(send, outcome, 401, exc.message, "Unauthorized")
         except DatabaseUnavailable:  # cannot connect: like a dropped connection below
             LOG.warning("authentication failed: the database is not reachable")
@@ -470,13 +512,40 @@ class AccessMiddleware:
         # the routes behind (applications, jobs) read the caller from the request's state
         scope.setdefault("state", {})["principal"] = caller.principal
         scope["state"]["grants"] = caller.grants
-        wait = self.limiter.take(self._bucket(caller.principal, scope))
-        if wait > 0:
-            await self._too_many(send, outcome, wait)
-        elif target is None:
+        if await self._limited(send, outcome, self._bucket(caller.principal, scope)):
+            return
+        if target is None:
             await self._error(send, outcome, 404, f"no such path: {scope['path']}", "NotFound")
         else:
             await self._serve(scope, receive, send, target, caller, outcome)
+
+    async def _limited(self, send: Send, outcome: _Outcome, who: str) -> bool:
+        """Take a token from ``who``'s bucket; when there is none (429) or the database cannot
+        be reached (503, as for signing in), answer and return True. Off: no database call."""
+        if not self.limiter.on:
+            return False
+        try:
+            wait = await run_in_threadpool(self.limiter.take, who)
+        except DatabaseUnavailable:
+            LOG.warning("rate limit: the database is not reachable")
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            LOG.warning("rate limit: the connection to the database was lost")
+        except psycopg2.Error as exc:  # e.g. auth.take_token missing (migration 0014)
+            LOG.error("rate limit: taking a token failed in the database (%s)", exc.pgcode)
+        else:
+            if wait > 0:
+                await self._too_many(send, outcome, wait)
+                return True
+            return False
+        await self._error(
+            send,
+            outcome,
+            503,
+            "the service is temporarily unavailable",
+            "ServiceUnavailable",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        return True
 
     async def _caller(self, headers: Headers) -> _Caller:
         presented = credential(headers)
@@ -885,7 +954,7 @@ def middleware(state: AppState) -> list[Middleware]:
         spill_file=settings.home / "audit-spill.jsonl",
     )
     pool = _Pool(lambda: connect(settings, "spatialsvc-access"))
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    limiter = RateLimiter(settings.rate_limit_per_minute, pool)
 
     def shutdown() -> None:
         buffer.stop()

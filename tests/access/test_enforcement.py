@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg2
@@ -13,8 +17,11 @@ from spatialsvc.audit import verify
 from spatialsvc.auth import tokens
 from spatialsvc.auth.keys import revoke
 from spatialsvc.auth.principal import Principal
+from spatialsvc.db.connect import connect
+from spatialsvc.errors import DatabaseUnavailable
 from spatialsvc.settings import Settings
-from spatialsvc.web.access import RateLimiter, classify, credential
+from spatialsvc.web.access import RateLimiter, _Pool, classify, credential
+from tests.conftest import _free_port
 
 BAD_KEY = "ssk_AAAAAAAA_" + "A" * 43
 
@@ -174,20 +181,105 @@ def test_credential_headers() -> None:
     assert credential(Headers({})) is None
 
 
-def test_rate_limiter_bucket() -> None:
-    limiter = RateLimiter(60)  # one a second, bursts of 60
-    assert all(limiter.take("k", now=0.0) == 0 for _ in range(60))
-    assert limiter.take("k", now=0.0) == pytest.approx(1.0)
-    assert limiter.take("other", now=0.0) == 0
-    assert limiter.take("k", now=1.0) == 0
-    assert RateLimiter(0).take("k") == 0
+def _buckets(db_url: str, subjects: list[str]) -> dict[str, float]:
+    """The rate-limit buckets of these subjects in the database: subject → tokens left."""
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT subject, tokens FROM auth.rate_bucket WHERE subject = ANY(%s)", (subjects,)
+        )
+        rows = {str(k): float(v) for k, v in cur.fetchall()}
+    conn.close()
+    return rows
+
+
+def _forget(db_url: str, subjects: list[str]) -> None:
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM auth.rate_bucket WHERE subject = ANY(%s)", (subjects,))
+    conn.close()
+
+
+@pytest.fixture()
+def pool(settings: Settings) -> Iterator[_Pool]:
+    """Connections to the session database, as the access middleware keeps them."""
+    made = _Pool(lambda: connect(settings, "spatialsvc-test"))
+    yield made
+    made.close()
+
+
+def test_rate_limiter_bucket(pool: _Pool, db_url: str) -> None:
+    """The bucket is in PostgreSQL: a burst of ``per_minute``, then refilled over time."""
+    limiter = RateLimiter(60, pool)  # one a second, bursts of 60
+    who, other = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    try:
+        assert [limiter.take(who) for _ in range(60)] == [0.0] * 60
+        wait = limiter.take(who)
+        assert 0.5 < wait <= 1.0  # the burst is spent: about a second to the next token
+        assert limiter.take(other) == 0  # a bucket per caller
+        rows = _buckets(db_url, [who, other])
+        assert rows[who] < 0.5 and rows[other] == pytest.approx(59)
+        time.sleep(wait + 0.05)
+        assert limiter.take(who) == 0  # refilled: one token, not more
+        assert limiter.take(who) > 0.5
+    finally:
+        _forget(db_url, [who, other])
+
+
+def test_concurrent_takes_never_overspend(pool: _Pool, db_url: str) -> None:
+    """Takes from many threads (many connections) on one bucket serialize on its row."""
+    limiter = RateLimiter(60, pool)
+    who = f"test:{uuid.uuid4().hex}"
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as threads:
+            waits = list(threads.map(lambda _: limiter.take(who), range(160)))
+        elapsed = time.monotonic() - started
+        granted = waits.count(0.0)
+        # the burst, plus one token a second while the threads ran
+        assert 60 <= granted <= 60 + math.floor(elapsed) + 1, (granted, elapsed)
+        assert all(0 < w <= 1.0 for w in waits if w)
+    finally:
+        _forget(db_url, [who])
+
+
+def test_rate_limiter_forgets_full_buckets(pool: _Pool, db_url: str) -> None:
+    """A bucket that is full again is deleted by the occasional sweep; one in use is kept."""
+    full, spent = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    sweeping = RateLimiter(60, pool, sweep_seconds=0.0)  # every call sweeps
+    try:
+        assert sweeping.take(full) == 0  # 59 left: full again a second later
+        assert set(_buckets(db_url, [full])) == {full}
+        time.sleep(1.1)
+        assert sweeping.take(spent) == 0  # sweeps after taking
+        assert set(_buckets(db_url, [full, spent])) == {spent}
+        time.sleep(1.1)  # now that one is full again too
+        assert RateLimiter(60, pool).forget_full() >= 1
+        assert _buckets(db_url, [full, spent]) == {}
+    finally:
+        _forget(db_url, [full, spent])
+
+
+def test_rate_limit_off_makes_no_database_call(settings: Settings) -> None:
+    """Off, taking a token never connects; on, a database that cannot be reached is an error
+    for the middleware to answer (503)."""
+    gone = f"postgresql://postgres@127.0.0.1:{_free_port()}/nothing"
+    dead = _Pool(lambda: connect(settings.model_copy(update={"database_url": gone}), "test"))
+    off = RateLimiter(0, dead)
+    assert not off.on
+    assert [off.take("k") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert off.forget_full() == 0
+    with pytest.raises(DatabaseUnavailable):
+        RateLimiter(6, dead).take("k")
 
 
 def test_429_with_retry_after(
-    access_client: TestClient, access_app: Any, callers: dict[str, Any]
+    access_client: TestClient, access_app: Any, callers: dict[str, Any], db_url: str
 ) -> None:
     extras = access_app.state.spatialsvc.extras
     limiter = extras["rate_limiter"]
+    # the test client's address is "testclient"; failed sign-ins have a bucket of their own
+    subjects = [f"key:{callers['fields'].key_id}", "fail:ip:testclient"]
+    other = f"key:{callers['owner'].key_id}"
+    _forget(db_url, [*subjects, other])
     saved = (limiter.capacity, limiter.rate)
     limiter.capacity, limiter.rate = 3.0, 3 / 60
     try:
@@ -213,9 +305,12 @@ def test_429_with_retry_after(
             ).status_code
             == 200
         )
+        # both buckets are spent, in the database
+        assert all(tokens < 1 for tokens in _buckets(db_url, subjects).values())
+        assert set(_buckets(db_url, subjects)) == set(subjects)
     finally:
         limiter.capacity, limiter.rate = saved
-        limiter._buckets.clear()
+        _forget(db_url, [*subjects, other])
 
 
 def test_audit_rows_written_and_chain_intact(
