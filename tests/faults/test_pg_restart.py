@@ -2,9 +2,12 @@
 and a JSON body (no stack trace, no database text); once PostgreSQL is back the service answers
 200 again by itself, without a restart.
 
-Two services over the throwaway cluster, both with access control on: one signs its caller in
-from its cache during the outage (so that the routes' own database work meets the outage), the
-other signs in on every request (so that the access layer meets it first).
+Three services over the throwaway cluster, all with access control on: one signs its caller in
+from its cache during the outage (so that the routes' own database work meets the outage), one
+signs in on every request (so that the access layer meets it first), and one signs in from its
+cache but has the rate limit on (so that taking a token, a database call, meets it first).
+Nothing is lost: the audit events of the requests answered during the outage are in the log
+once PostgreSQL is back.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import httpx
 import morecantile
+import psycopg2
 import pytest
 
 from spatialsvc.geocoder_service import RECHECK_SECONDS
@@ -65,8 +69,15 @@ def services(
     home = tmp_path_factory.mktemp("fault-home")
     cached = service_settings(throwaway, home, auth_cache_seconds=3600.0)
     uncached = service_settings(throwaway, home, auth_cache_seconds=0.0)
-    runs = [serve(cached), serve(uncached)]
-    urls = {"auth cached": next(runs[0]), "auth per request": next(runs[1])}
+    limited = service_settings(
+        throwaway, home, auth_cache_seconds=3600.0, rate_limit_per_minute=100_000
+    )
+    runs = [serve(cached), serve(uncached), serve(limited)]
+    urls = {
+        "auth cached": next(runs[0]),
+        "auth per request": next(runs[1]),
+        "rate limited": next(runs[2]),
+    }
     yield urls
     for run in runs:
         next(run, None)
@@ -87,11 +98,27 @@ def _check_503(probe: Probe, r: httpx.Response, where: str) -> None:
         assert leak not in r.text, f"{what}: {r.text[:300]}"
 
 
+def _now(throwaway: Throwaway) -> Any:
+    with psycopg2.connect(throwaway.url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT clock_timestamp()")
+        now = cur.fetchone()[0]  # type: ignore[index]
+    conn.close()
+    return now
+
+
+def _outage_events(throwaway: Throwaway, since: Any) -> int:
+    with psycopg2.connect(throwaway.url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM audit.event WHERE status = 503 AND at >= %s", (since,))
+        n = int(cur.fetchone()[0])  # type: ignore[index]
+    conn.close()
+    return n
+
+
 def test_outage_answers_503_and_the_service_recovers(
     throwaway: Throwaway, services: dict[str, str]
 ) -> None:
     clients = {where: _client(url, throwaway.key) for where, url in services.items()}
-    zooms = iter(range(14, 18))
+    zooms = iter(range(13, 19))
     try:
         probes = _probes(next(zooms))
         for where, client in clients.items():  # all well; the geocoder's index is built
@@ -100,6 +127,7 @@ def test_outage_answers_503_and_the_service_recovers(
                 r = probe.send(client)
                 print(f"{where} {probe.name} {r.status_code} {time.monotonic() - t0:.2f}s")
                 assert r.status_code == 200, f"{where}: {probe.name}: {r.text[:300]}"
+        outage_began = _now(throwaway)
         throwaway.stop()
         # /geocode answers from its index for up to RECHECK_SECONDS after its last data
         # version check: past that it has to reach the database too
@@ -124,6 +152,12 @@ def test_outage_answers_503_and_the_service_recovers(
                     time.sleep(0.2)
         recovered = time.monotonic() - started
         print(f"every route answered 200 again {recovered:.1f} s after PostgreSQL came back")
+        # the events of the outage's refusals were kept and written once it was over
+        expected = len(clients) * len(_probes(14))
+        deadline = time.monotonic() + 30
+        while (logged := _outage_events(throwaway, outage_began)) < expected:
+            assert time.monotonic() < deadline, f"{logged} of {expected} 503s in the audit log"
+            time.sleep(0.5)
     finally:
         for client in clients.values():
             client.close()
