@@ -69,7 +69,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-Kind = Literal["free", "list", "metadata", "data", "tile", "records", "account"]
+Kind = Literal["free", "list", "metadata", "data", "tile", "records", "account", "session"]
 
 GEOCODE_RESOURCE = "standard_address"
 """/geocode, /reverse, the geocoding processes and jobs answer with standard addresses."""
@@ -98,6 +98,8 @@ FREE_PATHS: tuple[str, ...] = (
 FREE_PREFIXES: tuple[str, ...] = ("/static/", "/basemaps/", "/TileMatrixSets/", "/map/")
 """Resource-free path prefixes (static files, basemaps, tile matrix sets, the portal's page and
 its files: the portal reads data through the API with the caller's key, like any app)."""
+SESSION_PATH = "/map/api/session"
+"""The portal's "who am I": signed in, rate-limited and audited like the API, public admitted."""
 
 VARY = (b"vary", b"Authorization, X-API-Key")
 """Every answer depends on the credentials: shared caches must key on them."""
@@ -124,6 +126,8 @@ class Target:
 def classify(path: str) -> Target | None:
     """The target of a path, or None when the path is unknown (refused)."""
     path = path.rstrip("/") or "/"
+    if path == SESSION_PATH:
+        return Target("session", action="account.session")
     if path in FREE_PATHS or path.startswith(FREE_PREFIXES):
         if path == "/":
             return Target("list", action="metadata.landing")
@@ -611,6 +615,9 @@ class AccessMiddleware:
         outcome: _Outcome,
     ) -> None:
         principal = caller.principal
+        if target.kind == "session":  # the route reads the caller from the scope
+            await self._passthrough(scope, receive, send, outcome)
+            return
         if target.kind == "account":
             if principal.is_public:
                 why = "sign in with a department's API key or token"

@@ -12,10 +12,9 @@ The page reads everything else through the API with the caller's key (``Authoriz
 Bearer``), like any other app: the access middleware decides there. The session route exists
 because ``/collections`` lists what a caller may *see* (a conditional layer is listed to every
 department, so that it can apply), while the layer switcher must offer only what it may
-*read*; asking a refused tile or item to find out would show errors. ``/map/...`` is a free path
-for the middleware, so this route checks the credentials itself with the same core functions
-(``auth.keys.authenticate``, ``auth.tokens.verify``, ``auth.grants.grants_for``); a credential
-that fails answers 200 ``{"active": false, "reason": …}`` (token introspection style).
+*read*; asking a refused tile or item to find out would show errors. The page and its files
+are free paths; the session is not: the access middleware signs its caller in (the public
+included), limits and audits it like any API request, and a credential that fails is its 401.
 """
 
 from __future__ import annotations
@@ -26,56 +25,31 @@ from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from spatialsvc.auth import keys, tokens
-from spatialsvc.auth.grants import Grant, grants_for
+from spatialsvc.auth.grants import Grant
 from spatialsvc.auth.policy import Resource, decide, metadata_visible, resources_from_layers
 from spatialsvc.auth.principal import PUBLIC, Principal
-from spatialsvc.errors import Unauthorized
 from spatialsvc.layers import Layer
+from spatialsvc.web.access import principal_of
 from spatialsvc.web.app import AppState
 
 PAGE = Path(__file__).resolve().parent / "templates" / "portal" / "index.html"
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Authorization, X-API-Key"}
 
 
-def _credential(headers: Headers) -> str | None:
-    """The presented key or token ("" when present but not a Bearer / X-API-Key value)."""
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else ""
-    key = headers.get("x-api-key")
-    return key.strip() if key is not None else None
+def _department_name(state: AppState, code: str | None) -> str:
+    """The department's name ("" for the public or a department not found)."""
+    from spatialsvc.db.pool import connection
 
-
-def _sign_in(state: AppState, presented: str) -> tuple[Principal, tuple[Grant, ...], str]:
-    """The principal, its grants and its department's name; Unauthorized when refused."""
-    from spatialsvc.db.connect import connect
-
-    now = datetime.now(UTC)
-    if presented.startswith(f"{keys.PREFIX}_"):
-        principal = None
-    else:
-        principal = tokens.verify(state.settings, presented)
-    conn = connect(state.settings, "spatialsvc-portal")
-    try:
-        if principal is None:
-            principal = keys.authenticate(conn, presented, now)
-            if principal is None:
-                raise Unauthorized("the API key is wrong, expired or revoked")
-        grants = grants_for(conn, principal.department, now)
-        with conn.cursor() as cur:
-            cur.execute("SELECT name FROM auth.department WHERE code = %s", (principal.department,))
-            row = cur.fetchone()
-        conn.rollback()
-    finally:
-        conn.close()
-    return principal, grants, str(row[0]) if row else ""
+    if code is None:
+        return ""
+    with connection(state.settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT name FROM auth.department WHERE code = %s", (code,))
+        row = cur.fetchone()
+    return str(row[0]) if row else ""
 
 
 def legend_path(state: AppState, layer: Layer) -> str | None:
@@ -163,19 +137,15 @@ def routes(state: AppState) -> list[BaseRoute]:
         return RedirectResponse(base + "/map/", status_code=308)
 
     async def session(request: Request) -> Response:
-        presented = _credential(request.headers)
-        if presented is None or not state.settings.access_control:
+        principal = principal_of(request.scope)
+        if principal is None:  # access control off: everyone reads everything
             doc = session_document(state, resources, PUBLIC, ())
             return JSONResponse(doc, headers=NO_STORE)
-        if presented == "":
-            why = "send the API key as `Authorization: Bearer ssk_…`"
-            return JSONResponse({"active": False, "reason": why}, headers=NO_STORE)
-        try:
-            principal, grants, name = await run_in_threadpool(_sign_in, state, presented)
-        except Unauthorized as exc:
-            return JSONResponse({"active": False, "reason": exc.message}, headers=NO_STORE)
+        grants = tuple(request.scope.get("state", {}).get("grants", ()))
         doc = session_document(state, resources, principal, grants)
-        doc["department_name"] = name
+        doc["department_name"] = await run_in_threadpool(
+            _department_name, state, principal.department
+        )
         return JSONResponse(doc, headers=NO_STORE)
 
     return [

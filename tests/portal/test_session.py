@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg2
 from starlette.testclient import TestClient
 
 from tests.conftest import Caller
@@ -57,16 +58,31 @@ def test_session_agrees_with_the_data_routes(
     assert owner["department"] == "ga-hs" and owner["department_name"]
 
 
-def test_a_bad_credential_is_inactive_not_an_error(access_client: TestClient) -> None:
+def test_a_bad_credential_is_a_401_and_audited(access_app, access_client, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The session goes through the access middleware: signed in, limited and audited there."""
+    marker = "ssk_nothing_" + "x" * 40
     for headers in (
-        {"Authorization": "Bearer ssk_nothing_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+        {"Authorization": f"Bearer {marker}"},
         {"Authorization": "Bearer not-a-token"},
         {"Authorization": "Basic Zm9vOmJhcg=="},
     ):
         answer = access_client.get("/map/api/session", headers=headers)
-        assert answer.status_code == 200
-        doc = answer.json()
-        assert doc["active"] is False and doc["reason"] and "layers" not in doc
+        assert answer.status_code == 401, answer.text
+        body = answer.json()
+        assert body["code"] == "Unauthorized" and body["description"]
+        assert "layers" not in body and "Traceback" not in answer.text
+    public = access_client.get("/map/api/session")  # no credential: the public's session
+    assert public.status_code == 200 and public.json()["signed_in"] is False
+    assert access_app.state.spatialsvc.extras["audit"].drain(timeout=20)
+    with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT status, count(*) FROM audit.event"
+            " WHERE endpoint = '/map/api/session' AND action = 'account.session'"
+            " GROUP BY status"
+        )
+        counted = dict(cur.fetchall())
+    conn.close()
+    assert counted.get(401, 0) >= 3 and counted.get(200, 0) >= 1
 
 
 def test_thematic_layers_get_a_legend_only_where_it_can_be_reached(

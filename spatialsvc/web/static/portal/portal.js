@@ -97,29 +97,33 @@
 
   function loadSession() {
     return Promise.all([api("/map/api/session"), api("/collections", {f: "json"})])
-      .then(function (answers) {
-        var session = answers[0];
-        if (session.active === false) {  // a stored key that no longer works
+      .then(applySession, function (e) {
+        if (e.status === 401 && state.key) {  // a stored key that no longer works
           sessionStorage.removeItem(KEY_STORE);
           state.key = null;
-          status("account-msg", "密钥已失效，请重新登录：" + (session.reason || ""));
+          status("account-msg", "密钥已失效，请重新登录：" + e.message);
           return loadSession();
         }
-        var listed = {};
-        (answers[1].collections || []).forEach(function (c, i) { listed[c.id] = i; });
-        var layers = (session.layers || []).filter(function (l) {
-          return l.readable && listed[l.id] !== undefined;
-        });
-        layers.sort(function (a, b) { return listed[a.id] - listed[b.id]; });
-        state.session = session;
-        state.layers = layers;
-        state.byId = {};
-        layers.forEach(function (l) { state.byId[l.id] = l; });
-        Object.keys(state.enabled).forEach(function (id) {
-          if (!state.byId[id]) { delete state.enabled[id]; }
-        });
-        return Promise.all(layers.map(loadLegend));
+        throw e;
       });
+  }
+
+  function applySession(answers) {
+    var session = answers[0];
+    var listed = {};
+    (answers[1].collections || []).forEach(function (c, i) { listed[c.id] = i; });
+    var layers = (session.layers || []).filter(function (l) {
+      return l.readable && listed[l.id] !== undefined;
+    });
+    layers.sort(function (a, b) { return listed[a.id] - listed[b.id]; });
+    state.session = session;
+    state.layers = layers;
+    state.byId = {};
+    layers.forEach(function (l) { state.byId[l.id] = l; });
+    Object.keys(state.enabled).forEach(function (id) {
+      if (!state.byId[id]) { delete state.enabled[id]; }
+    });
+    return Promise.all(layers.map(loadLegend));
   }
 
   function loadLegend(layer) {
@@ -443,11 +447,7 @@
 
   function signIn(key) {
     status("account-msg", "正在登录…");
-    return api("/map/api/session", {}, key).then(function (s) {
-      if (s.active === false) {
-        status("account-msg", "登录失败：" + (s.reason || "密钥无效"));
-        return;
-      }
+    return api("/map/api/session", {}, key).then(function () {
       state.key = key;
       sessionStorage.setItem(KEY_STORE, key);
       $("api-key").value = "";
