@@ -4,11 +4,15 @@ session's demo district through ``db backup`` / ``db restore``."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg2
 import pytest
 
@@ -16,7 +20,9 @@ from spatialsvc.auth.keys import create_department, create_key
 from spatialsvc.db import cluster
 from spatialsvc.db.backup import backup, restore
 from spatialsvc.settings import Settings
-from tests.conftest import _free_port
+from tests.conftest import ROOT, _free_port
+
+SPATIALSVC = str(ROOT / ".venv" / "bin" / "spatialsvc")
 
 
 @dataclass
@@ -69,3 +75,37 @@ def service_settings(throwaway: Throwaway, home: Path, **update: object) -> Sett
     return Settings(
         database_url=throwaway.url, home=home, access_control=True, geocoder_preload=False
     ).model_copy(update=update)
+
+
+def serve_env(throwaway: Throwaway, home: Path) -> dict[str, str]:
+    """The environment of a ``spatialsvc`` command over the throwaway cluster."""
+    return {
+        **os.environ,
+        "DATABASE_URL": throwaway.url,
+        "SPATIALSVC_DATABASE_URL": throwaway.url,
+        "SPATIALSVC_HOME": str(home),
+        "SPATIALSVC_GEOCODER_PRELOAD": "false",
+    }
+
+
+def start_serve(throwaway: Throwaway, home: Path, port: int) -> subprocess.Popen[bytes]:
+    """A real ``spatialsvc serve`` over the throwaway cluster, in its own process group (kill it
+    with ``os.killpg``), once it answers."""
+    proc = subprocess.Popen(
+        [SPATIALSVC, "serve", "--port", str(port)],
+        env=serve_env(throwaway, home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "spatialsvc serve exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/conformance?f=json", timeout=2).is_success:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("spatialsvc serve did not start")

@@ -21,43 +21,11 @@ import morecantile
 import psycopg2
 import pytest
 
-from tests.conftest import ROOT, _free_port
-from tests.faults.conftest import Throwaway
+from tests.conftest import _free_port
+from tests.faults.conftest import SPATIALSVC, Throwaway, serve_env, start_serve
 
-SPATIALSVC = str(ROOT / ".venv" / "bin" / "spatialsvc")
 CENTRE = (121.50, 29.87)
 JOB_STATES = {"accepted", "running", "successful", "failed", "dismissed"}
-
-
-def _env(throwaway: Throwaway, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": throwaway.url,
-        "SPATIALSVC_DATABASE_URL": throwaway.url,
-        "SPATIALSVC_HOME": str(home),
-        "SPATIALSVC_GEOCODER_PRELOAD": "false",
-    }
-
-
-def _start(throwaway: Throwaway, home: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [SPATIALSVC, "serve", "--port", str(port)],
-        env=_env(throwaway, home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "spatialsvc serve exited"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/conformance?f=json", timeout=2).is_success:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("spatialsvc serve did not start")
 
 
 def _tiles(zoom: int, n: int) -> list[str]:
@@ -104,7 +72,7 @@ def test_kill_9_under_load_leaves_nothing_corrupt(
         cur.execute("SELECT full_address FROM base.standard_address ORDER BY address_id LIMIT 300")
         addresses = [str(r[0]) for r in cur.fetchall()]
     conn.close()
-    proc = _start(throwaway, home, port)
+    proc = start_serve(throwaway, home, port)
     warm = httpx.post(  # builds the geocoder's index, so that the jobs below finish quickly
         f"{url}/processes/geocode-batch/execution",
         json={"inputs": {"addresses": addresses[:2]}},
@@ -137,7 +105,10 @@ def test_kill_9_under_load_leaves_nothing_corrupt(
     print(f"{len(tiles)} cached tiles whole; {len(temporary)} temporary file(s) left by the kill")
 
     verified = subprocess.run(
-        [SPATIALSVC, "audit", "verify"], env=_env(throwaway, home), capture_output=True, text=True
+        [SPATIALSVC, "audit", "verify"],
+        env=serve_env(throwaway, home),
+        capture_output=True,
+        text=True,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -148,7 +119,7 @@ def test_kill_9_under_load_leaves_nothing_corrupt(
     assert any(s == "successful" for _, s in jobs), "no job finished before the kill"
     assert {s for _, s in jobs} <= JOB_STATES
 
-    proc = _start(throwaway, home, port)  # started again on the same home and database
+    proc = start_serve(throwaway, home, port)  # started again on the same home and database
     try:
         headers = {"Authorization": f"Bearer {throwaway.key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
