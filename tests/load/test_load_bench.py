@@ -32,8 +32,18 @@ def test_load_script_runs_clean_under_mixed_load(settings: Settings, demo: dict[
     assert synced.returncode == 0, synced.stderr
     run = subprocess.run(
         [
-            sys.executable, str(ROOT / "bench" / "load.py"), "--users", "20", "--seconds", "8",
-            "--warmup", "3", "--workers", "1", "--flat", "0.5",
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            "--users",
+            "20",
+            "--seconds",
+            "8",
+            "--warmup",
+            "3",
+            "--workers",
+            "1",
+            "--flat",
+            "0.5",
         ],  # fmt: skip
         env=env,
         capture_output=True,
