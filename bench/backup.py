@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from spatialsvc.db.backup import backup, restore, with_database
+from spatialsvc.db.backup import backup, restore, table_checksums, with_database
 from spatialsvc.db.cluster import database_url
 from spatialsvc.settings import get_settings
 
@@ -29,29 +29,8 @@ SCRATCH = "spatialsvc_bench_backup"
 
 
 def fingerprint(url: str) -> dict[str, tuple[int, str]]:
-    """Every table of SCHEMAS: its row count and an order-independent checksum of its rows."""
-    out: dict[str, tuple[int, str]] = {}
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
-                " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE'"
-                " AND table_name <> 'rate_bucket' ORDER BY 1, 2",  # unlogged, per-request state
-                (list(SCHEMAS),),
-            )
-            for schema, table in cur.fetchall():
-                cur.execute(
-                    sql.SQL(
-                        "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')"
-                        " FROM (SELECT md5(t::text) AS h FROM {} t) s"
-                    ).format(sql.Identifier(schema, table))
-                )
-                n, digest = cur.fetchone()  # type: ignore[misc]
-                out[f"{schema}.{table}"] = (int(n), str(digest))
-    finally:
-        conn.close()
-    return out
+    """Row count and checksum of every table of SCHEMAS."""
+    return table_checksums(url, SCHEMAS)
 
 
 def _drop(url: str) -> None:

@@ -255,3 +255,31 @@ def restore(
     took = time.perf_counter() - t0
     echo(f"restored {tables} tables into {target} in {took:.1f} s")
     return BackupReport(path, target, tables, path.stat().st_size, took)
+
+
+def table_checksums(url: str, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """Every table of ``schemas`` (``schema.table``): its row count and an order-independent
+    checksum of its rows (the md5 of the sorted md5s of their text). What a backup's round trip
+    must keep: compare the database with its restored copy."""
+    out: dict[str, tuple[int, str]] = {}
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+                " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+                (list(schemas),),
+            )
+            for schema, table in cur.fetchall():
+                cur.execute(
+                    sql.SQL(
+                        "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')"
+                        " FROM (SELECT md5(t::text) AS h FROM {} t) s"
+                    ).format(sql.Identifier(schema, table))
+                )
+                row = cur.fetchone()
+                assert row is not None
+                out[f"{schema}.{table}"] = (int(row[0]), str(row[1]))
+    finally:
+        conn.close()
+    return out

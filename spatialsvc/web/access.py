@@ -477,27 +477,13 @@ class AccessMiddleware:
                 await self._error(send, outcome, 401, exc.message, "Unauthorized")
         except DatabaseUnavailable:  # cannot connect: like a dropped connection below
             LOG.warning("authentication failed: the database is not reachable")
-            await self._error(
-                send,
-                outcome,
-                503,
-                "the service is temporarily unavailable",
-                "ServiceUnavailable",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            await self._unavailable(send, outcome)
         except SpatialsvcError as exc:
             LOG.error("authentication failed: %s", exc.message)
             await self._error(send, outcome, exc.status_code, "internal error", "ServerError")
         except psycopg2.Error:
             LOG.exception("authentication failed in the database")
-            await self._error(
-                send,
-                outcome,
-                503,
-                "the service is temporarily unavailable",
-                "ServiceUnavailable",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            await self._unavailable(send, outcome)
         try:
             if caller is not None:
                 await self._admit(scope, receive, send, target, caller, outcome)
@@ -541,6 +527,11 @@ class AccessMiddleware:
                 await self._too_many(send, outcome, wait)
                 return True
             return False
+        await self._unavailable(send, outcome)
+        return True
+
+    async def _unavailable(self, send: Send, outcome: _Outcome) -> None:
+        """503 with Retry-After: the database cannot be reached (no database text shown)."""
         await self._error(
             send,
             outcome,
@@ -549,7 +540,6 @@ class AccessMiddleware:
             "ServiceUnavailable",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-        return True
 
     async def _caller(self, headers: Headers) -> _Caller:
         presented = credential(headers)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
+from spatialsvc.db.backup import table_checksums
 from spatialsvc.db.migrate import discover
 from tests.conftest import ROOT, drop_database, with_database
 
@@ -25,25 +25,7 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _fingerprint(url: str) -> dict[str, tuple[int, str]]:
-    """Every table of SCHEMAS: its row count and an order-independent checksum of its rows."""
-    out = {}
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables"
-            " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
-            (list(SCHEMAS),),
-        )
-        for schema, table in cur.fetchall():
-            cur.execute(
-                sql.SQL(
-                    "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')"
-                    " FROM (SELECT md5(t::text) AS h FROM {} t) s"
-                ).format(sql.Identifier(schema, table))
-            )
-            n, digest = cur.fetchone()  # type: ignore[misc]
-            out[f"{schema}.{table}"] = (int(n), str(digest))
-    conn.close()
-    return out
+    return table_checksums(url, SCHEMAS)
 
 
 def _migrations(url: str) -> list[tuple[str, str]]:
