@@ -12,7 +12,9 @@ running will never finish (:func:`spatialsvc.processes.manager.reap_orphaned_job
 - The lease is taken lazily, before the first job of the process is inserted, and is per
   process (``os.getpid()``) and per database: a forked child takes its own; the connection it
   inherited from its parent is detached from the socket first (closing it would end the
-  parent's session and so free the parent's lock).
+  parent's session and so free the parent's lock). A fork waits until no thread is using a
+  lease's connection (its lock), so the child never inherits it mid-query (its mutex held by a
+  thread the child does not have: closing it would hang).
 - A daemon thread checks the lease's connection every :data:`CHECK_SECONDS`. When it is broken
   (PostgreSQL restarted, the session terminated) it reconnects and takes the *same* lock again,
   so the jobs already recorded keep pointing at a live lease; it logs one warning per outage and
@@ -193,6 +195,7 @@ class WorkerLease:
         """In a forked child: drop the inherited connection without touching the parent's
         session (its socket is replaced by /dev/null first, so closing it sends nothing)."""
         conn, self._conn = self._conn, None
+        self._stop = threading.Event()  # the parent's may be in use by its thread
         self._stop.set()
         self._thread = None
         if conn is None or conn.closed:
@@ -237,12 +240,39 @@ def current(settings: Settings) -> WorkerLease | None:
     return lease if lease is not None and lease.pid == os.getpid() else None
 
 
+# Forking while the lease's thread is inside a query would leave the child a connection whose
+# libpq/psycopg2 mutex is held by a thread that does not exist there: closing it would hang
+# the child for ever. So a fork waits until no lease is in use (each lease's lock, which every
+# use of its connection holds), and the child, holding the connection idle, detaches it.
+_HELD: list[WorkerLease] = []
+
+
+def _before_fork() -> None:
+    _REGISTRY.acquire()
+    _HELD[:] = list(_LEASES.values())
+    for lease in _HELD:
+        lease._lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for lease in reversed(_HELD):
+        lease._lock.release()
+    _HELD.clear()
+    _REGISTRY.release()
+
+
 def _after_fork_in_child() -> None:
     global _REGISTRY
-    _REGISTRY = threading.Lock()  # another thread of the parent may have held it
-    for lease in list(_LEASES.values()):
+    _REGISTRY = threading.Lock()  # the parent's is held across the fork
+    for lease in _HELD:
+        lease._lock = threading.Lock()
         lease.detach()
+    _HELD.clear()
     _LEASES.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)

@@ -288,3 +288,42 @@ def test_a_forked_child_takes_its_own_lease_and_leaves_the_parents(
     assert own.check() and own.backend_pid == backend
     assert _held(conn, parent) == [backend]
     assert _until(lambda: not _held(conn, child), 5.0), "the child's lease outlived it"
+
+
+def test_a_fork_while_the_lease_is_in_a_query_does_not_hang_the_child(
+    client: Any, settings: Settings, conn: Any
+) -> None:
+    """The lease's thread checks its connection every second: a fork (a batch's worker pool)
+    landing in that query must not leave the child a connection locked by a thread it does
+    not have (closing it hung the child for ever, and the batch with it)."""
+    import threading
+
+    lease.worker_id(settings)
+    own = lease.current(settings)
+    assert own is not None and own._conn is not None
+    busy, done = threading.Event(), threading.Event()
+
+    def in_a_query() -> None:  # what check() does, made long
+        with own._lock:
+            busy.set()
+            with own._conn.cursor() as cur:
+                cur.execute("SELECT pg_sleep(1.5)")
+        done.set()
+
+    worker = threading.Thread(target=in_a_query)
+    worker.start()
+    assert busy.wait(10)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)  # the at-fork hooks have run by now: detaching the inherited lease
+    assert done.is_set(), "the fork did not wait for the lease's query to finish"
+    deadline = time.monotonic() + 20
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung detaching the inherited lease")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(waited[1]) == 0
+    worker.join()
+    assert own.check() and _held(conn, own.worker) == [own.backend_pid]
