@@ -33,13 +33,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import morecantile
-import numpy as np
 import service
+from service import Sample
 
 from spatialsvc.db.cluster import database_url
 from spatialsvc.db.connect import connect
@@ -48,22 +47,6 @@ from spatialsvc.settings import get_settings
 ITEMS = "/collections/standard_address/items?bbox=121.53,29.86,121.56,29.88&limit=100"
 TILE = "/collections/standard_address/tiles/WebMercatorQuad/{z}/{row}/{col}"
 DEPARTMENT = "bench-access"
-
-
-@dataclass
-class Sample:
-    """Latencies (ms) and elapsed seconds of one side, summed over rounds."""
-
-    latencies: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    errors: int = 0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-    def pct(self, q: float) -> float:
-        return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
 
 
 def _tiles(z: int) -> list[str]:

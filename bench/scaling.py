@@ -29,11 +29,11 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import service
+from service import Sample
 
 from spatialsvc.db.connect import connect
 from spatialsvc.settings import get_settings
@@ -57,25 +57,6 @@ def _addresses(n: int = 2_000) -> list[str]:
     if not texts:
         raise SystemExit("no standard addresses: load the demo district first (make demo)")
     return [t.rsplit("号", 1)[0] + "号" if "号" in t else t for t in texts]
-
-
-@dataclass
-class Sample:
-    """Latencies of the successful requests and the count of failed ones."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-    def pct(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _items_path(rng: random.Random) -> str:
@@ -106,7 +87,7 @@ async def _drive(
             except httpx.HTTPError:
                 ok = False
             if ok:
-                sample.latencies.append(time.perf_counter() - t0)
+                sample.latencies.append((time.perf_counter() - t0) * 1000)
             else:
                 sample.errors += 1
 
@@ -145,7 +126,7 @@ def main() -> None:
                         print(
                             f"  round {rnd + 1}, {workers} worker(s), {kind:<7}:"
                             f" {s.rate:7.1f} req/s"
-                            f"  p50 {s.pct(0.5):6.1f} ms  p95 {s.pct(0.95):6.1f} ms"
+                            f"  p50 {s.pct(50):6.1f} ms  p95 {s.pct(95):6.1f} ms"
                             f"  errors {s.errors}"
                         )
                 finally:

@@ -1,4 +1,5 @@
-"""Start and stop the real service for a benchmark, make its key, read its processes' usage.
+"""Start and stop the real service for a benchmark, make its key, read its processes' usage,
+and keep the latencies of a run (:class:`Sample`).
 
 Shared by the benchmarks that drive a running ``spatialsvc serve`` (``access.py``,
 ``scaling.py``, ``load.py``): the service is started with the CLI of the venv the benchmark runs
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -143,3 +145,24 @@ def settle(proc: subprocess.Popen[bytes], limit: float = 180.0) -> None:
         if now - before < 0.1:
             return
         before = now
+
+
+@dataclass
+class Sample:
+    """The latencies (ms) of the requests answered well, how many failed, and the seconds."""
+
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Requests answered well per second."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        """The ``q``-th percentile latency in ms (q in 0-100)."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]

@@ -6,41 +6,26 @@ and no console error. The page and the screenshot are kept in test-artifacts/cli
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 import psycopg2
 import pytest
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
 
 from spatialsvc.client import Client, external_urls, thematic_map
 from spatialsvc.client.maps import LEAFLET_CSS, LEAFLET_JS
+from tests import browser
+from tests.browser import pixels
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1200, 800
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-LOCAL_SCHEMES = {"file", "data", "blob", "about"}
+LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})  # the map is a saved file
 
 
 def is_local(url: str) -> bool:
     """file:, data:, blob: and loopback http(s) stay on the machine."""
-    parts = urlsplit(url)
-    if parts.scheme in LOCAL_SCHEMES:
-        return True
-    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOCAL_HOSTS
-
-
-def pixels(png: bytes) -> np.ndarray:
-    """The screenshot as a (height, width, 3) array of RGB."""
-    with warnings.catch_warnings():  # a PNG has no georeferencing, and needs none
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile(png) as memory, memory.open() as image:
-            data = image.read()
-    return np.transpose(data[:3], (1, 2, 0)).astype(int)
+    return browser.is_local(url, LOCAL_SCHEMES)
 
 
 def colour_counts(image: np.ndarray, colours: list[str], tolerance: int = 3) -> dict[str, int]:

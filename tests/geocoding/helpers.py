@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +36,21 @@ def read_csv(path: Path) -> list[list[str]]:
     """All rows of a UTF-8 CSV file, header first."""
     with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.reader(fh))
+
+
+def wait_for_progress(
+    proc: subprocess.Popen[bytes], sidecar: Path, rows: int, timeout: float = 120
+) -> int:
+    """Wait until a running batch's progress record (``OUT.progress.json``) says ``rows`` rows
+    are written, or the batch ends; returns the rows it said last."""
+    done = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            done = json.loads(sidecar.read_text(encoding="utf-8"))["rows"]
+        except (OSError, ValueError, KeyError):
+            done = 0
+        if done >= rows:
+            break
+        time.sleep(0.02)
+    return done

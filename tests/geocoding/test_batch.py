@@ -13,7 +13,7 @@ from pathlib import Path
 
 from spatialsvc.geocoding.batch import OUTPUT_COLUMNS
 from spatialsvc.settings import Settings
-from tests.geocoding.helpers import read_csv, run_cli
+from tests.geocoding.helpers import read_csv, run_cli, wait_for_progress
 
 SPATIALSVC = Path(sys.executable).parent / "spatialsvc"
 Canonical = list[tuple[str, str, float, float]]
@@ -171,16 +171,7 @@ def test_kill_9_half_way_then_resume_gives_the_same_file(
     proc = subprocess.Popen(
         _command(src, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    rows = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            rows = json.loads(sidecar.read_text(encoding="utf-8"))["rows"]
-        except (OSError, ValueError, KeyError):
-            rows = 0
-        if rows >= 3_000:
-            break
-        time.sleep(0.02)
+    rows = wait_for_progress(proc, sidecar, 3_000)
     assert proc.poll() is None, "the batch ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -5,17 +5,15 @@ and an interrupted Dask run resumes like a local one."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from spatialsvc.geocoding.batch import run_batch
 from spatialsvc.settings import Settings
-from tests.geocoding.helpers import read_csv, run_cli
+from tests.geocoding.helpers import read_csv, run_cli, wait_for_progress
 
 SPATIALSVC = Path(sys.executable).parent / "spatialsvc"
 Canonical = list[tuple[str, str, float, float]]
@@ -89,16 +87,7 @@ def test_a_killed_dask_run_resumes_to_the_same_file(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    rows = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            rows = json.loads(sidecar.read_text(encoding="utf-8"))["rows"]
-        except (OSError, ValueError, KeyError):
-            rows = 0
-        if rows >= 300:
-            break
-        time.sleep(0.02)
+    rows = wait_for_progress(proc, sidecar, 300)
     assert proc.poll() is None, "the batch ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # the client, its scheduler and its workers
     proc.wait()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,35 +19,15 @@ import httpx
 import numpy as np
 import psycopg2
 import pytest
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
 
 from spatialsvc.auth.mask import mask_value
 from spatialsvc.geo.gcj02 import wgs84_to_gcj02
+from tests.browser import is_local, pixels
 from tests.conftest import Caller
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-LOCAL_SCHEMES = {"data", "blob", "about"}
 WAIT = 30_000
-
-
-def is_local(url: str) -> bool:
-    """data:, blob: and loopback http(s) stay on the machine."""
-    parts = urlsplit(url)
-    if parts.scheme in LOCAL_SCHEMES:
-        return True
-    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOCAL_HOSTS
-
-
-def pixels(png: bytes) -> np.ndarray:
-    """A screenshot as a (height, width, 3) array of RGB."""
-    with warnings.catch_warnings():  # a PNG has no georeferencing, and needs none
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile(png) as memory, memory.open() as image:
-            data = image.read()
-    return np.transpose(data[:3], (1, 2, 0)).astype(int)
 
 
 @dataclass
