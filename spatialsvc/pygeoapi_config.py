@@ -74,6 +74,31 @@ def _extents(settings: Settings) -> dict[str, Any]:
     return {"spatial": {"bbox": list(settings.extent), "crs": CRS84_URI}}
 
 
+def _thematic_links(layer: Layer, settings: Settings) -> list[dict[str, Any]]:
+    """Links to a thematic layer's legend and its styles (spatialsvc.web.legend)."""
+    base = f"{settings.url}/collections/{layer.id}"
+    links: list[dict[str, Any]] = []
+    for i, style in enumerate(layer.thematic):
+        style_id = "default" if i == 0 else style.id
+        links.append(
+            {
+                "type": "application/json",
+                "rel": "describedby",
+                "title": f"图例 legend: {style.title}",
+                "href": f"{base}/legend" + ("" if i == 0 else f"?field={style.field}"),
+            }
+        )
+        links.append(
+            {
+                "type": "application/vnd.mapbox.style+json",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/stylesheet",
+                "title": f"MapLibre style: {style.title}",
+                "href": f"{base}/styles/{style_id}",
+            }
+        )
+    return links
+
+
 def layer_resource(layer: Layer, settings: Settings) -> dict[str, Any]:
     """The pygeoapi resource of one layer: a feature provider and a tile provider."""
     return {
@@ -81,7 +106,7 @@ def layer_resource(layer: Layer, settings: Settings) -> dict[str, Any]:
         "title": layer.title,
         "description": layer.description,
         "keywords": layer.keywords,
-        "links": [],
+        "links": _thematic_links(layer, settings),
         "extents": _extents(settings),
         "providers": [
             {

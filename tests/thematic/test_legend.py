@@ -93,6 +93,27 @@ def test_maplibre_style_uses_the_legend(client) -> None:  # type: ignore[no-unty
     assert named["metadata"]["spatialsvc:legend"]["field"] == "entities_c"
 
 
+def test_the_collection_links_to_its_legend_and_styles(client) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import urlsplit
+
+    doc = client.get("/collections/stats_grid?f=json").json()
+    links = {(link["rel"], urlsplit(link["href"]).path): link for link in doc["links"]}
+    legend = links[("describedby", "/collections/stats_grid/legend")]
+    assert legend["type"] == "application/json"
+    styles = [
+        path for rel, path in links if rel == "http://www.opengis.net/def/rel/ogc/1.0/stylesheet"
+    ]
+    assert "/collections/stats_grid/styles/default" in styles
+    assert "/collections/stats_grid/styles/manufacturing" in styles
+    for rel, path in links:  # every link of ours leads somewhere
+        if path.endswith("/legend") or "/styles/" in path:
+            href = links[(rel, path)]["href"]
+            query = urlsplit(href).query
+            assert client.get(path + (f"?{query}" if query else "")).status_code == 200, href
+    plain = client.get("/collections/building?f=json").json()  # no thematic style: no links
+    assert not [x for x in plain["links"] if x["href"].endswith("/legend")]
+
+
 def test_open_layer_items_have_no_small_counts(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/collections/stats_community/items", params={"limit": 1000})
     assert r.status_code == 200
