@@ -94,6 +94,12 @@ def _formatter(fmt: str | Callable[[float], str] | None, bounds: Sequence[float]
     return lambda v: f"{v:,.{digits}f}"
 
 
+SAME_AS_SERVICE = {"natural_breaks": "fisher_jenks"}
+"""Schemes named as the service's legends name them: its ``natural_breaks`` are Jenks' optimal
+breaks (mapclassify's FisherJenks, the same every run), not mapclassify's k-means
+``NaturalBreaks`` (a random start: other classes on every run)."""
+
+
 def classify(
     values: pd.Series,
     scheme: str = "quantiles",
@@ -110,6 +116,7 @@ def classify(
     ``breaks`` (upper bounds, ascending) give the classes instead of ``scheme``; missing values
     (suppressed counts are NULL) get ``no_data_color`` and count in ``Legend.no_data``.
     ``options`` go to :func:`mapclassify.classify` (``pct``, ``hinge``, ``initial`` ...).
+    ``natural_breaks`` means what it means in the service's legends: Fisher-Jenks.
     """
     name = str(values.name)
     numbers = pd.to_numeric(values, errors="coerce")
@@ -128,7 +135,9 @@ def classify(
     else:
         with warnings.catch_warnings():  # "Numba not installed": the pure Python is enough
             warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
-            classifier = mapclassify.classify(y, scheme=scheme, k=k, **options)
+            classifier = mapclassify.classify(
+                y, scheme=SAME_AS_SERVICE.get(scheme, scheme), k=k, **options
+            )
         used = scheme
     bins = [float(b) for b in np.asarray(classifier.bins)]
     yb = np.asarray(classifier.yb, dtype=int)

@@ -38,6 +38,24 @@ def test_classes_are_mapclassify_s(grid: gpd.GeoDataFrame, scheme: str) -> None:
     assert legend.no_data == 0
 
 
+def test_natural_breaks_are_the_services(
+    grid: gpd.GeoDataFrame, service: Client, geocoded: object
+) -> None:
+    """natural_breaks is Fisher-Jenks on both sides: the client's classes of a layer's values
+    equal the service's legend of the same field, scheme and k."""
+    values = grid["area_km2"]
+    legend = classify(values, "natural_breaks", 5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numba not installed")
+        jenks = mapclassify.FisherJenks(values.to_numpy(), k=5)
+    assert [c.upper for c in legend.classes] == pytest.approx(list(jenks.bins))
+    assert legend.scheme == "natural_breaks"
+    stats = service.read("stats_grid")
+    ours = classify(stats["pop_total"], "natural_breaks", 5)
+    theirs = service.legend("stats_grid", "pop_total", scheme="natural_breaks", k=5)
+    assert [c.upper for c in ours.classes] == pytest.approx([c["upper"] for c in theirs["classes"]])
+
+
 def test_missing_values_are_no_data_and_breaks_can_be_given(grid: gpd.GeoDataFrame) -> None:
     values = grid["area_km2"].copy()
     values.iloc[:10] = np.nan  # as suppressed counts come: NULL
