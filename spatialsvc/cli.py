@@ -232,5 +232,7 @@ main.add_command(auth)
 main.add_command(application)
 
 from spatialsvc.audit.command import audit  # noqa: E402
+from spatialsvc.processes.command import jobs  # noqa: E402
 
 main.add_command(audit)
+main.add_command(jobs)

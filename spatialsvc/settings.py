@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     title: str = Field(default="海曙区空间地理信息服务", description="Title of the service.")
     default_limit: int = Field(default=100, ge=1)
     max_limit: int = Field(default=10_000, ge=1)
+    job_retention_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="How long finished process jobs and their result files are kept (days); "
+        "the service prunes older ones by itself, at most once an hour; 0 keeps them all.",
+    )
     coverage_json_max_cells: int = Field(
         default=1_000_000,
         ge=1,

@@ -56,7 +56,7 @@ from pygeoapi.util import DATETIME_FORMAT, JobStatus
 
 from spatialsvc.db.pool import connection
 from spatialsvc.errors import ConfigError
-from spatialsvc.processes import lease
+from spatialsvc.processes import lease, retention
 from spatialsvc.providers import context
 
 LOG = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ REAP_GRACE_SECONDS = 30.0
 the old server and are being taken again (their threads retry every second)."""
 REAP_EVERY_SECONDS = 2.0
 """A process reaps at most this often, when jobs are listed or read."""
+PRUNE_EVERY_SECONDS = 3600.0
+"""A process prunes old finished jobs (:mod:`spatialsvc.processes.retention`) at most this
+often, when a job is added."""
 LEGACY_STALE_SECONDS = 3600.0
 """A job without a worker (started before migration 0013, or by a process of an older release
 still running beside this one) is reaped once it has not been updated for this long: a running
@@ -208,6 +211,7 @@ class JobManager(BaseManager):
             self.output_dir.mkdir(parents=True, exist_ok=True)
         self._next_reap = 0.0
         self._reap_lock = threading.Lock()
+        self._next_prune = 0.0
 
     def _run(self, query: sql.Composable, params: Any = None) -> list[tuple[Any, ...]]:
         settings = context.current().settings
@@ -240,6 +244,33 @@ class JobManager(BaseManager):
                 ", ".join(reaped[:10]),
             )
         return reaped
+
+    def prune_later(self) -> None:
+        """Start pruning old finished jobs in a background thread, at most every
+        :data:`PRUNE_EVERY_SECONDS` in this process (``job_retention_days``; 0: never)."""
+        settings = context.current().settings
+        days = settings.job_retention_days
+        if days <= 0:
+            return
+        with self._reap_lock:
+            now = time.monotonic()
+            if now < self._next_prune:
+                return
+            self._next_prune = now + PRUNE_EVERY_SECONDS
+
+        def run() -> None:
+            try:
+                with connection(settings) as conn:
+                    done = retention.prune(conn, self.output_dir, days * 86_400)
+            except Exception:  # housekeeping: never fail a request over it
+                LOG.warning("pruning old jobs failed; will try again", exc_info=True)
+                with self._reap_lock:
+                    self._next_prune = time.monotonic() + 60.0
+                return
+            if done.jobs or done.files:
+                LOG.info("pruned %d old job(s) and %d result file(s)", done.jobs, done.files)
+
+        threading.Thread(target=run, name="spatialsvc-job-prune", daemon=True).start()
 
     def _select(self) -> sql.Composed:
         return sql.SQL("SELECT {} FROM {}").format(
@@ -275,6 +306,7 @@ class JobManager(BaseManager):
                 "owner_department": caller.department,
                 "owner": caller.who,
             }
+        self.prune_later()
         # the lease is held before the job exists: no reader can see the job without it
         job_metadata = {**job_metadata, "worker": lease.worker_id(context.current().settings)}
         names = [c for c in (*COLUMNS, *OWNER_COLUMNS, "worker") if c in job_metadata]
