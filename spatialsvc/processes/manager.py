@@ -50,12 +50,12 @@ from typing import Any
 import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
-from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError
+from pygeoapi.process.base import JobNotFoundError
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import DATETIME_FORMAT, JobStatus
 
 from spatialsvc.db.pool import connection
-from spatialsvc.errors import ConfigError
+from spatialsvc.errors import ConfigError, NotFound
 from spatialsvc.processes import lease, retention
 from spatialsvc.providers import context
 
@@ -347,17 +347,15 @@ class JobManager(BaseManager):
     def _drop_refused_result(self, job_id: str, location: Any) -> None:
         """Remove the result file of an update refused because the job was finished (or
         deleted): no job row points at it, so nobody could ever read it."""
-        if not location or location == "None" or self.output_dir is None:
-            return
-        path = Path(str(location))
-        if path.parent != self.output_dir:
+        path = retention.result_file(self.output_dir, location)
+        if path is None:
             return
         rows = self._run(
             sql.SQL("SELECT status, location FROM {} WHERE identifier = %s").format(TABLE),
             (job_id,),
         )
-        if rows and rows[0][1] == str(path):  # the result the job row points at
-            return
+        if rows and retention.result_file(self.output_dir, rows[0][1]) == path:
+            return  # the result the job row points at
         was = rows[0][0] if rows else "deleted"
         LOG.warning("job %s finished here but was already %s: its result is dropped", job_id, was)
         path.unlink(missing_ok=True)
@@ -380,11 +378,9 @@ class JobManager(BaseManager):
         deleted = self._run(
             sql.SQL("DELETE FROM {} WHERE identifier = %s").format(TABLE), (job_id,)
         )
-        location = job.get("location")
-        if location and self.output_dir is not None:
-            path = Path(location)
-            if path.parent == self.output_dir:
-                path.unlink(missing_ok=True)
+        path = retention.result_file(self.output_dir, job.get("location"))
+        if path is not None:
+            path.unlink(missing_ok=True)
         return bool(deleted[0][0] == 1)
 
     def get_job_result(self, job_id: str) -> tuple[Any, ...]:
@@ -393,15 +389,20 @@ class JobManager(BaseManager):
         if job["status"] != JobStatus.successful.value:
             return (None,)
         location, mimetype = job.get("location"), job.get("mimetype")
-        if not location or location == "None":
-            raise JobResultNotFoundError()
         try:
+            if not location or location == "None":
+                raise FileNotFoundError(location)
             path = Path(location)
             if mimetype in JSON_TYPES:
                 return mimetype, json.loads(path.read_text(encoding="utf-8"))
             return mimetype, path.read_bytes()
         except (OSError, ValueError):
-            raise JobResultNotFoundError() from None
+            # pygeoapi would answer its JobResultNotFoundError with a 500: a result pruned, or
+            # kept in another machine's home, is not a server error
+            raise NotFound(
+                f"the result of job {job_id[:64]!r} is no longer kept (results are kept"
+                " SPATIALSVC_JOB_RETENTION_DAYS days, in the home of the machine that ran it)"
+            ) from None
 
     def __repr__(self) -> str:
         return "<JobManager> meta.process_job"

@@ -42,9 +42,10 @@ class PruneReport:
     files: int
 
 
-def _inside(folder: Path, location: Any) -> Path | None:
-    """The result file at ``location`` if it lies directly in ``folder`` (never elsewhere)."""
-    if not location or location == "None":
+def result_file(folder: Path | None, location: Any) -> Path | None:
+    """The result file at a job's ``location`` if it lies directly in ``folder``, the job
+    manager's (a file anywhere else is never removed)."""
+    if folder is None or not location or location == "None":
         return None
     path = Path(str(location)).resolve()
     return path if path.parent == folder.resolve() else None
@@ -62,7 +63,7 @@ def prune(conn: Any, output_dir: Path | None, older_than_seconds: float) -> Prun
     if output_dir is None or not output_dir.is_dir():
         return PruneReport(len(locations), 0)
     for location in locations:
-        path = _inside(output_dir, location)
+        path = result_file(output_dir, location)
         if path is not None and path.exists():
             path.unlink(missing_ok=True)
             files += 1

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from spatialsvc.auth.principal import Principal
-from spatialsvc.errors import InvalidInput, NotFound
+from spatialsvc.errors import InvalidInput
 from spatialsvc.processes.manager import CALLER, JobCaller
 from spatialsvc.web.access import principal_of
 from spatialsvc.web.app import AppState
@@ -101,17 +101,6 @@ def routes(state: AppState) -> list[BaseRoute]:
             CALLER.reset(token)
         del response.headers["location"]
 
-    async def results(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        response = await as_caller(request, processes.get_job_result, job_id)
-        # pygeoapi answers a finished job whose result file is gone with a 500
-        if response.status_code == 500 and b'"JobResultNotFound"' in bytes(response.body):
-            raise NotFound(
-                f"the result of job {job_id[:64]!r} is no longer kept (results are kept"
-                " SPATIALSVC_JOB_RETENTION_DAYS days, in the home of the machine that ran it)"
-            )
-        return response
-
     async def job(request: Request) -> Response:
         function = processes.delete_job if request.method == "DELETE" else processes.get_jobs
         return await as_caller(request, function, request.path_params["job_id"])
@@ -126,5 +115,5 @@ def routes(state: AppState) -> list[BaseRoute]:
         Route("/processes/{process_id}/execution", execute, methods=["POST"]),
         Route("/jobs", call(processes.get_jobs), methods=["GET"]),
         Route("/jobs/{job_id}", job, methods=["GET", "DELETE"]),
-        Route("/jobs/{job_id}/results", results, methods=["GET"]),
+        Route("/jobs/{job_id}/results", call(processes.get_job_result, "job_id"), methods=["GET"]),
     ]
