@@ -103,17 +103,18 @@ def _to_crs84(code: str) -> Any:
     return Transformer.from_crs(int(code), 4326, always_xy=True)
 
 
-def _overlaps(numbers: list[float], bbox_crs: str | None, extent: list[float]) -> bool:
-    """Whether a bbox (in its CRS) and the coverage's CRS84 extent overlap by MIN_SPAN."""
-    x1, y1, x2, y2 = _in_crs84(numbers, bbox_crs)
+def _overlaps(box: tuple[float, float, float, float], extent: list[float]) -> bool:
+    """Whether a CRS84 box and the coverage's CRS84 extent overlap by MIN_SPAN."""
+    x1, y1, x2, y2 = box
     e1, f1, e2, f2 = extent[:4]
     return min(x2, e2) - max(x1, e1) >= MIN_SPAN and min(y2, f2) - max(y1, f1) >= MIN_SPAN
 
 
 def check_coverage_bbox(
     numbers: list[float], bbox_crs: str | None, extent: list[float] | None = None
-) -> None:
-    """Four finite numbers inside the range of the bbox's CRS, overlapping the coverage."""
+) -> tuple[float, float, float, float]:
+    """Four finite numbers inside the range of the bbox's CRS, overlapping the coverage;
+    returns the bbox in CRS84."""
     if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
         raise InvalidInput("bbox: give 4 finite numbers (the coverage is 2D)")
     if bbox_crs is None or bbox_crs.strip() in GEOGRAPHIC_EPSG:
@@ -125,11 +126,13 @@ def check_coverage_bbox(
     elif max(abs(n) for n in numbers) > MAX_PROJECTED:
         raise InvalidInput("bbox: coordinates out of range")
     # rasterio's mask refuses a box outside the raster, or of no area: pygeoapi made it a 500
-    if extent is not None and not _overlaps(numbers, bbox_crs, extent):
+    box = _in_crs84(numbers, bbox_crs)
+    if extent is not None and not _overlaps(box, extent):
         raise InvalidInput(
             f"bbox: overlaps the coverage (extent {extent[:4]} in CRS84) by less than"
             f" {MIN_SPAN} degrees"
         )
+    return box
 
 
 @dataclass(frozen=True)
@@ -287,15 +290,14 @@ def routes(
         collection = request.path_params["collection_id"]
         resource = adapter.api.config["resources"].get(collection, {})
         bbox = request.query_params.get("bbox")
-        box = None
+        box: tuple[float, float, float, float] | None
         if bbox is not None:
             try:
                 numbers = validate_bbox(bbox)
             except ValueError as exc:
                 raise InvalidInput(f"bbox: {exc}") from None
             extent = resource.get("extents", {}).get("spatial", {}).get("bbox")
-            check_coverage_bbox(numbers, bbox_crs, extent)
-            box = _in_crs84(numbers, bbox_crs)
+            box = check_coverage_bbox(numbers, bbox_crs, extent)
         else:
             box = _subset_box(request.query_params.getlist("subset"))
         # the whole demo DEM as CoverageJSON is 73 MB and 4 s of a worker: bounded
