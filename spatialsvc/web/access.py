@@ -295,7 +295,7 @@ class RateLimiter:
                 cur.execute("SELECT auth.take_token(%s, %s, %s)", (who, capacity, rate))
                 wait = float(cur.fetchone()[0])
                 if sweep:
-                    cur.execute("SELECT auth.forget_full_buckets(%s, %s)", (capacity, rate))
+                    self._forget_full(cur)
             return wait
 
         result: float = self._pool.run(work)
@@ -308,11 +308,14 @@ class RateLimiter:
 
         def work(conn: Any) -> int:
             with conn.cursor() as cur:
-                cur.execute("SELECT auth.forget_full_buckets(%s, %s)", (self.capacity, self.rate))
-                return int(cur.fetchone()[0])
+                return self._forget_full(cur)
 
         result: int = self._pool.run(work)
         return result
+
+    def _forget_full(self, cur: Any) -> int:
+        cur.execute("SELECT auth.forget_full_buckets(%s, %s)", (self.capacity, self.rate))
+        return int(cur.fetchone()[0])
 
     def _sweep_due(self) -> bool:
         """True once every ``sweep_seconds`` (for one caller: the others go on)."""
